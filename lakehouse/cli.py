@@ -1,0 +1,143 @@
+"""The `lakehouse` command line: one entry point, `--help` on every command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from lakehouse import config, generator
+
+
+def _settings(args: argparse.Namespace) -> config.Settings:
+    overrides = {"parallelism": getattr(args, "parallelism", None)}
+    if getattr(args, "data_dir", None):
+        overrides["data_dir"] = Path(args.data_dir)
+    return config.load(args.profile, **overrides)
+
+
+def _gen_config(args: argparse.Namespace) -> generator.GeneratorConfig:
+    return generator.GeneratorConfig(seed=args.seed, minutes=args.minutes, orders_per_second=args.rate)
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from lakehouse import embedded
+
+    settings = _settings(args)
+    embedded.prepare_input(settings, _gen_config(args))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from lakehouse import embedded, report
+
+    settings = _settings(args)
+    if settings.profile != "embedded":
+        print("`lakehouse run` drives the embedded mini-cluster; on a cluster submit jobs/orders_pipeline.py "
+              "with `flink run` and run `lakehouse commit --follow` (see README).", file=sys.stderr)
+        return 2
+    print(f"lakehouse run: profile embedded, data in {settings.data_dir}", flush=True)
+    started = time.monotonic()
+    events = embedded.prepare_input(settings, _gen_config(args), log=_log)
+    pipeline_started = time.monotonic()
+    inserted = embedded.run_pipeline(settings, log=_log)
+    pipeline_seconds = time.monotonic() - pipeline_started
+    print(report.summary(settings))
+    total = time.monotonic() - started
+    print(
+        f"\nWall time {total:.1f}s (pipeline {pipeline_seconds:.1f}s): {events:,} events, "
+        f"{events / pipeline_seconds:,.0f} events/s through the pipeline; rows inserted this run: "
+        f"{sum(inserted.values()):,}."
+    )
+    embedded.write_run_report(
+        settings.data_dir / "last_run.json",
+        {"events": events, "wall_seconds": round(total, 1), "pipeline_seconds": round(pipeline_seconds, 1),
+         "events_per_second": round(events / pipeline_seconds), "inserted": inserted},
+    )
+    return 0
+
+
+def cmd_commit(args: argparse.Namespace) -> int:
+    from lakehouse import committer
+
+    settings = _settings(args)
+    committer.ensure_tables(settings)
+    while True:
+        for result in committer.commit_pending(settings):
+            _log(f"{result.table}: {result.files} files, {result.rows_read:,} rows read, "
+                 f"{result.rows_inserted:,} inserted (version {result.version})")
+        if not args.follow:
+            return 0
+        time.sleep(args.interval)
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from lakehouse import report
+
+    print(report.summary(_settings(args)))
+    return 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from deltalake import DeltaTable
+
+    from lakehouse import committer, tables
+
+    settings = _settings(args)
+    spec = tables.BY_NAME.get(args.table)
+    if spec is None:
+        print(f"unknown table {args.table!r}; known: {', '.join(tables.BY_NAME)}", file=sys.stderr)
+        return 2
+    table = DeltaTable(committer.table_uri(settings, spec), storage_options=settings.storage_options())
+    for entry in table.history(args.limit):
+        metrics = entry.get("operationMetrics", {})
+        print(
+            f"v{entry.get('version')} {entry.get('operation')} "
+            f"job={entry.get('lakehouse.job', '-')} seq={entry.get('lakehouse.sequence', '-')} "
+            f"files={entry.get('lakehouse.staging_file_count', '-')} rows_read={entry.get('lakehouse.rows_read', '-')} "
+            f"inserted={metrics.get('num_target_rows_inserted', '-')}"
+        )
+    return 0
+
+
+def _log(message: str) -> None:
+    print(message, flush=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lakehouse", description="PyFlink jobs writing Delta Lake tables.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--profile", choices=config.PROFILES, help="configuration profile (default: $LAKEHOUSE_PROFILE or embedded)")
+    common.add_argument("--data-dir", help="embedded data directory (default: $LAKEHOUSE_DATA_DIR or ~/.local/share/lakehouse/embedded)")
+    gen = argparse.ArgumentParser(add_help=False)
+    gen.add_argument("--seed", type=int, default=42, help="generator seed (default 42)")
+    gen.add_argument("--minutes", type=int, default=60, help="minutes of event time (default 60)")
+    gen.add_argument("--rate", type=float, default=14.0, help="orders per second of event time (default 14, about 235k events an hour)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="command")
+
+    p = sub.add_parser("run", parents=[common, gen], help="run the whole pipeline on the embedded mini-cluster and print a summary")
+    p.add_argument("--parallelism", type=int, help="Flink parallelism (default 1)")
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("generate", parents=[common, gen], help="write the generated event streams as JSON-lines files")
+    p.set_defaults(func=cmd_generate)
+    p = sub.add_parser("commit", parents=[common], help="commit Flink's finished staging files into the Delta tables")
+    p.add_argument("--follow", action="store_true", help="keep committing every --interval seconds")
+    p.add_argument("--interval", type=float, default=5.0, help="seconds between passes with --follow (default 5)")
+    p.set_defaults(func=cmd_commit)
+    p = sub.add_parser("summary", parents=[common], help="rows per table, anomalies and hourly revenue, read from Delta")
+    p.set_defaults(func=cmd_summary)
+    p = sub.add_parser("history", parents=[common], help="a table's Delta commits with their provenance")
+    p.add_argument("table", help="e.g. silver.orders_enriched")
+    p.add_argument("--limit", type=int, default=20, help="newest commits to show (default 20)")
+    p.set_defaults(func=cmd_history)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,101 @@
+"""Typed settings with named profiles; every field can be overridden by an environment variable.
+
+Profiles: ``embedded`` (default: mini-cluster, generated files, Delta on local disk), ``local``
+(the infra/ stack: Kafka, SeaweedFS S3, a Flink session cluster) and ``production`` (the same as
+``local`` with endpoints and keys from the environment). Secrets are read from the environment only
+and never printed: ``Settings.__repr__`` masks them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+PROFILES = ("embedded", "local", "production")
+
+
+def _default_home() -> Path:
+    return Path(os.environ.get("LAKEHOUSE_HOME", Path.home() / ".local/share/lakehouse"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    profile: str = "embedded"
+    data_dir: Path = field(default_factory=lambda: _default_home() / "embedded")
+    table_root: str = ""  # defaults to <data_dir>/tables (embedded) or s3://<bucket>/tables
+    staging_root: str = ""  # where Flink's file sinks write before the Delta commit
+    parallelism: int = 1
+    checkpoint_interval_ms: int = 5_000
+    job_name: str = "orders-pipeline"
+    rules_file: Path = field(default_factory=lambda: Path(__file__).resolve().parent.parent / "config" / "anomaly_rules.toml")
+    # S3 (local stack / production); path-style access works for SeaweedFS, MinIO and AWS.
+    s3_endpoint: str = ""
+    s3_region: str = "us-east-1"
+    s3_bucket: str = "lakehouse"
+    s3_access_key: str = field(default="", repr=False)
+    s3_secret_key: str = field(default="", repr=False)
+    # Kafka (local stack / production)
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    jvm_heap: str = "1g"  # the embedded mini-cluster's JVM heap; explicit so it never takes RAM/4
+
+    @property
+    def input_dir(self) -> Path:
+        return self.data_dir / "input"
+
+    def tables_uri(self) -> str:
+        if self.table_root:
+            return self.table_root.rstrip("/")
+        if self.profile == "embedded":
+            return str(self.data_dir / "tables")
+        return f"s3://{self.s3_bucket}/tables"
+
+    def staging_uri(self) -> str:
+        if self.staging_root:
+            return self.staging_root.rstrip("/")
+        if self.profile == "embedded":
+            return str(self.data_dir / "staging")
+        return f"s3://{self.s3_bucket}/staging"
+
+    def storage_options(self) -> dict[str, str]:
+        """delta-rs / object_store options for the table root (empty on local disk)."""
+        if not self.tables_uri().startswith("s3://"):
+            return {}
+        return {
+            "AWS_ENDPOINT_URL": self.s3_endpoint,
+            "AWS_REGION": self.s3_region,
+            "AWS_ACCESS_KEY_ID": self.s3_access_key,
+            "AWS_SECRET_ACCESS_KEY": self.s3_secret_key,
+            "AWS_ALLOW_HTTP": "true" if self.s3_endpoint.startswith("http://") else "false",
+            "AWS_S3_ADDRESSING_STYLE": "path",
+        }
+
+
+_ENV_PREFIX = "LAKEHOUSE_"
+_ENV_ALIASES = {"s3_access_key": "S3_WRITER_ACCESS_KEY", "s3_secret_key": "S3_WRITER_SECRET_KEY"}
+
+
+def load(profile: str | None = None, **overrides) -> Settings:
+    """Settings for a profile, then environment variables (LAKEHOUSE_<FIELD>), then overrides."""
+    profile = profile or os.environ.get("LAKEHOUSE_PROFILE", "embedded")
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; expected one of {', '.join(PROFILES)}")
+    settings = Settings(profile=profile)
+    if profile == "local":
+        settings = replace(settings, s3_endpoint="http://127.0.0.1:8333", parallelism=2)
+    values = {}
+    for f in fields(Settings):
+        raw = os.environ.get(_ENV_PREFIX + f.name.upper()) or os.environ.get(_ENV_ALIASES.get(f.name, "\0"))
+        if raw is None or raw == "":
+            continue
+        values[f.name] = _coerce(getattr(settings, f.name), raw)
+    values.update({k: _coerce(getattr(settings, k), v) for k, v in overrides.items() if v is not None})
+    return replace(settings, **values)
+
+
+def _coerce(current: object, raw: object) -> object:
+    if isinstance(current, Path):
+        return Path(raw)
+    if isinstance(current, int):
+        return int(raw)
+    return raw

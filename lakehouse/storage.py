@@ -1,0 +1,40 @@
+"""Filesystem access for staging files, on local disk or S3, with explicit options."""
+
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+import pyarrow.fs as pafs
+
+from lakehouse.config import Settings
+
+
+def filesystem(uri: str, settings: Settings) -> tuple[pafs.FileSystem, str]:
+    """A pyarrow filesystem for ``uri`` and the path inside it."""
+    parsed = urlparse(uri)
+    if parsed.scheme in ("s3", "s3a"):
+        endpoint = urlparse(settings.s3_endpoint) if settings.s3_endpoint else None
+        fs = pafs.S3FileSystem(
+            access_key=settings.s3_access_key or None,
+            secret_key=settings.s3_secret_key or None,
+            region=settings.s3_region,
+            endpoint_override=endpoint.netloc if endpoint else None,
+            scheme=endpoint.scheme if endpoint else "https",
+            force_virtual_addressing=False,
+        )
+        return fs, f"{parsed.netloc}{parsed.path}".rstrip("/")
+    return pafs.LocalFileSystem(), uri.rstrip("/")
+
+
+def visible_files(fs: pafs.FileSystem, directory: str) -> list[str]:
+    """Finished part files below ``directory``: Flink hides in-progress ones behind a leading dot."""
+    try:
+        infos = fs.get_file_info(pafs.FileSelector(directory, recursive=True, allow_not_found=True))
+    except FileNotFoundError:
+        return []
+    files = [
+        info.path
+        for info in infos
+        if info.type == pafs.FileType.File and not info.base_name.startswith((".", "_"))
+    ]
+    return sorted(files)

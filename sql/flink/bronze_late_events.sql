@@ -1,0 +1,14 @@
+-- Bronze: valid events that arrived at or behind the watermark. They are kept in
+-- silver.order_events too, but event-time operators would drop them, so this table is their
+-- audit trail (and the input of a backfill).
+-- Grain: one row per late event. Key: event_id.
+select
+    event_id,
+    event_type,
+    order_id,
+    cast(event_time as timestamp(3)) as event_time,
+    cast(watermark_at_arrival as timestamp(3)) as watermark_at_arrival,
+    timestampdiff(second, event_time, watermark_at_arrival) as lateness_seconds,
+    payload
+from stg_order_events
+where is_late

@@ -1,0 +1,25 @@
+-- Bronze: records that broke the contract (from staging) or referenced a customer or product
+-- that did not exist at their event time (from the temporal join), with the raw payload.
+-- Grain: one row per rejected record. Key: record_id (md5 of the payload).
+select
+    record_id,
+    'order-events' as source_stream,
+    reason,
+    payload,
+    case when ts_ms is not null and event_time > to_timestamp_ltz(0, 3)
+        then cast(event_time as timestamp(3)) end as event_time
+from stg_order_events
+where reason is not null
+union all
+select
+    record_id,
+    'order-events' as source_stream,
+    case
+        when matched_customer_id is null then 'unknown customer_id at event time'
+        else 'unknown product_id at event time'
+    end as reason,
+    payload,
+    cast(event_time as timestamp(3)) as event_time
+from int_orders_enriched
+where matched_customer_id is null
+   or matched_product_id is null

@@ -1,0 +1,71 @@
+-- Staging: every order-event message parsed and checked against the contract (lakehouse/contract.py).
+-- Grain: one row per message. Key: record_id.
+-- reason is null for a valid event; otherwise the first broken rule, in the contract's order.
+-- is_late marks valid events that arrive at or behind the current watermark: event-time operators
+-- (the temporal join and the windows) would drop them, so they are routed to bronze.late_events.
+with parsed as (
+    select
+        payload,
+        md5(payload) as record_id,
+        payload is json object as is_json,
+        json_value(payload, '$.event_id') as event_id,
+        json_value(payload, '$.event_type') as event_type,
+        json_value(payload, '$.order_id') as order_id,
+        json_value(payload, '$.ts_ms') as ts_raw,
+        ts_ms,
+        event_time,
+        current_watermark(event_time) as watermark_at_arrival,
+        json_value(payload, '$.customer_id') as customer_id,
+        json_value(payload, '$.product_id') as product_id,
+        json_value(payload, '$.quantity') as quantity_raw,
+        json_value(payload, '$.amount') as amount_raw,
+        json_value(payload, '$.currency') as currency,
+        json_value(payload, '$.payment_id') as payment_id,
+        json_value(payload, '$.warehouse') as warehouse,
+        json_value(payload, '$.carrier') as carrier,
+        json_value(payload, '$.signature') as signature,
+        json_value(payload, '$.reason') as cancel_reason
+    from src_order_events
+),
+checked as (
+    select
+        parsed.*,
+        try_cast(quantity_raw as int) as quantity,
+        try_cast(amount_raw as double) as amount,
+        case
+            when not is_json then 'invalid JSON'
+            when event_id is null then 'missing field: event_id'
+            when event_type is null then 'missing field: event_type'
+            when order_id is null then 'missing field: order_id'
+            when ts_raw is null then 'missing field: ts_ms'
+            when ts_ms is null then 'wrong type: ts_ms'
+            when event_type not in (
+                'ORDER_PLACED', 'PAYMENT_RECEIVED', 'STOCK_RESERVED', 'SHIPPED', 'DELIVERED', 'CANCELLED'
+            ) then 'unknown event_type'
+            when ts_ms > unix_timestamp() * 1000 + {{max_future_skew_ms}} then 'event time too far in the future'
+            when event_type = 'ORDER_PLACED' and customer_id is null then 'missing field: customer_id'
+            when event_type = 'ORDER_PLACED' and product_id is null then 'missing field: product_id'
+            when event_type = 'ORDER_PLACED' and quantity_raw is null then 'missing field: quantity'
+            when event_type = 'ORDER_PLACED' and try_cast(quantity_raw as int) is null then 'wrong type: quantity'
+            when event_type = 'ORDER_PLACED' and try_cast(quantity_raw as int) <= 0 then 'quantity must be positive'
+            when event_type in ('ORDER_PLACED', 'PAYMENT_RECEIVED') and amount_raw is null then 'missing field: amount'
+            when event_type in ('ORDER_PLACED', 'PAYMENT_RECEIVED') and try_cast(amount_raw as double) is null
+                then 'wrong type: amount'
+            when event_type in ('ORDER_PLACED', 'PAYMENT_RECEIVED') and try_cast(amount_raw as double) <= 0
+                then 'amount must be positive'
+            when event_type in ('ORDER_PLACED', 'PAYMENT_RECEIVED') and currency is null then 'missing field: currency'
+            when event_type in ('ORDER_PLACED', 'PAYMENT_RECEIVED') and currency not in ('EUR', 'USD', 'GBP')
+                then 'unknown currency'
+            when event_type = 'PAYMENT_RECEIVED' and payment_id is null then 'missing field: payment_id'
+            when event_type = 'STOCK_RESERVED' and warehouse is null then 'missing field: warehouse'
+            when event_type = 'SHIPPED' and carrier is null then 'missing field: carrier'
+            when event_type = 'CANCELLED' and cancel_reason is null then 'missing field: reason'
+        end as reason
+    from parsed
+)
+select
+    checked.*,
+    reason is null
+        and watermark_at_arrival is not null
+        and event_time <= watermark_at_arrival as is_late
+from checked

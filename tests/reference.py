@@ -1,0 +1,170 @@
+"""An independent, pure-Python model of what the pipeline must write, computed from the
+generator's records and their ground truth (never from the pipeline's SQL).
+
+Rows are plain dicts keyed like the Delta tables; timestamps are UTC datetimes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from bisect import bisect_right
+from collections import defaultdict
+from datetime import UTC, datetime
+
+from lakehouse import contract, rules as rules_mod, tables
+from lakehouse.generator import Dataset
+
+LEVEL_MS = {"1m": 60_000, "5m": 300_000, "1h": 3_600_000}
+
+
+def ts(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+class Model:
+    """Expected content of every table, keyed by the table's key tuple."""
+
+    def __init__(self, dataset: Dataset, rules: rules_mod.Rules) -> None:
+        self.dataset = dataset
+        self.rules = rules
+        self.versions = {
+            "customer_id": _versions(dataset.customers, "customer_id"),
+            "product_id": _versions(dataset.products, "product_id"),
+        }
+        self.tables: dict[str, dict[tuple, dict]] = {spec.name: {} for spec in tables.ALL}
+        self._events()
+        for level in LEVEL_MS:
+            self._metrics(level)
+        self._anomalies()
+
+    # --- bronze and silver ---------------------------------------------------------------
+    def _put(self, spec: tables.TableSpec, row: dict) -> None:
+        self.tables[spec.name][tuple(row[k] for k in spec.key)] = row
+
+    def _events(self) -> None:
+        for record in self.dataset.orders:
+            record_id = hashlib.md5(record.value.encode()).hexdigest()
+            if "quarantine" in record.expect:
+                reason = record.expect["quarantine"]
+                event = _loads(record.value)
+                event_time = None
+                if reason not in (contract.REASON_BAD_JSON, contract.REASON_FUTURE) and isinstance(event.get("ts_ms"), int):
+                    event_time = ts(event["ts_ms"])
+                self._put(tables.QUARANTINE, {"record_id": record_id, "source_stream": "order-events", "reason": reason,
+                                              "payload": record.value, "event_time": event_time})
+                if reason != contract.REASON_UNKNOWN_CUSTOMER:
+                    continue
+                # Contract-valid, so it stays in the event log; only enrichment rejects it.
+                self._log_event(dict(event), record, late=False)
+                continue
+            event = record.expect["event"]
+            late = bool(record.expect.get("late"))
+            self._log_event(event, record, late=late)
+            if late:
+                self._put(tables.LATE_EVENTS, {"event_id": event["event_id"], "event_type": event["event_type"],
+                                               "order_id": event["order_id"], "event_time": ts(event["ts_ms"]),
+                                               "payload": record.value})
+            elif event["event_type"] == "ORDER_PLACED":
+                self._enrich(event)
+
+    def _log_event(self, event: dict, record, *, late: bool) -> None:
+        self._put(tables.ORDER_EVENTS, {
+                "event_id": event["event_id"], "event_type": event["event_type"], "order_id": event["order_id"],
+                "event_time": ts(event["ts_ms"]), "customer_id": event.get("customer_id"),
+                "product_id": event.get("product_id"), "quantity": event.get("quantity"),
+                "amount": event.get("amount"), "currency": event.get("currency"),
+                "payment_id": event.get("payment_id"), "warehouse": event.get("warehouse"),
+                "carrier": event.get("carrier"), "signature": event.get("signature"),
+                "cancel_reason": event.get("reason"), "is_late": late, "dt": ts(event["ts_ms"]).strftime("%Y-%m-%d"),
+            })
+
+    def _enrich(self, event: dict) -> None:
+        customer = self._version("customer_id", event["customer_id"], event["ts_ms"])
+        product = self._version("product_id", event["product_id"], event["ts_ms"])
+        assert customer and product, f"generator produced an order without dimensions: {event}"
+        self._put(tables.ORDERS_ENRICHED, {
+            "event_id": event["event_id"], "order_id": event["order_id"], "event_time": ts(event["ts_ms"]),
+            "customer_id": event["customer_id"], "product_id": event["product_id"], "quantity": event["quantity"],
+            "amount": event["amount"], "currency": event["currency"],
+            "amount_eur": round(event["amount"] / contract.RATES_PER_EUR[event["currency"]], 2),
+            "region": customer["region"], "segment": customer["segment"], "customer_version_ms": customer["updated_at"],
+            "category": product["category"], "unit_price_eur": product["price"],
+            "product_version_ms": product["updated_at"], "dt": ts(event["ts_ms"]).strftime("%Y-%m-%d"),
+        })
+
+    def _version(self, key: str, value: str, at_ms: int) -> dict | None:
+        times, rows = self.versions[key].get(value, ([], []))
+        i = bisect_right(times, at_ms)
+        return rows[i - 1] if i else None
+
+    # --- gold -----------------------------------------------------------------------------
+    def _metrics(self, level: str) -> None:
+        size = LEVEL_MS[level]
+        groups: dict[tuple, list[dict]] = defaultdict(list)
+        for row in self.tables[tables.ORDERS_ENRICHED.name].values():
+            ms = int(row["event_time"].timestamp() * 1000)
+            groups[(ms - ms % size, row["region"], row["category"])].append(row)
+        spec = {"1m": tables.METRICS_1M, "5m": tables.METRICS_5M, "1h": tables.METRICS_1H}[level]
+        for (start, region, category), rows in groups.items():
+            amounts = [r["amount_eur"] for r in rows]
+            revenue = math.fsum(amounts)
+            self._put(spec, {
+                "window_start": ts(start), "window_end": ts(start + size), "region": region, "category": category,
+                "order_count": len(rows), "revenue_eur": revenue, "avg_order_value_eur": revenue / len(rows),
+                "distinct_customers": len({r["customer_id"] for r in rows}),
+                "min_amount_eur": min(amounts), "max_amount_eur": max(amounts),
+            })
+
+    def _anomalies(self) -> None:
+        by_level = {"1m": tables.METRICS_1M, "5m": tables.METRICS_5M, "1h": tables.METRICS_1H}
+        for rule in self.rules.static:
+            for row in self.tables[by_level[rule.level].name].values():
+                if rule.fires(float(row[rule.metric])):
+                    self._fire(rule.id, "static", rule.level, rule.metric, row, rule.threshold)
+        for rule in self.rules.adaptive:
+            series: dict[tuple, list[dict]] = defaultdict(list)
+            for row in self.tables[by_level[rule.level].name].values():
+                series[(row["region"], row["category"])].append(row)
+            for rows in series.values():
+                rows.sort(key=lambda r: r["window_start"])
+                for i, row in enumerate(rows):
+                    previous = [float(r[rule.metric]) for r in rows[max(0, i - rule.trailing):i]]
+                    if len(previous) < rule.min_history:
+                        continue
+                    mean = sum(previous) / len(previous)
+                    variance = sum(v * v for v in previous) / len(previous) - mean * mean
+                    limit = mean + rule.k * math.sqrt(max(variance, 0.0))
+                    if float(row[rule.metric]) > limit:
+                        self._fire(rule.id, "adaptive", rule.level, rule.metric, row, limit)
+
+    def _fire(self, rule_id: str, kind: str, level: str, metric: str, row: dict, threshold: float) -> None:
+        self._put(tables.ANOMALIES, {
+            "rule_id": rule_id, "rule_kind": kind, "level": level, "window_start": row["window_start"],
+            "window_end": row["window_end"], "region": row["region"], "category": row["category"],
+            "metric": metric, "observed": float(row[metric]), "threshold": float(threshold),
+        })
+
+
+def _versions(records, key: str) -> dict[str, tuple[list[int], list[dict]]]:
+    """Per key, the version times and rows of a Debezium stream (deletes end a key's history)."""
+    history: dict[str, list[dict]] = defaultdict(list)
+    for record in records:
+        envelope = json.loads(record.value)
+        if envelope["op"] == "d":
+            continue
+        history[envelope["after"][key]].append(envelope["after"])
+    out = {}
+    for value, rows in history.items():
+        rows.sort(key=lambda r: r["updated_at"])
+        out[value] = ([r["updated_at"] for r in rows], rows)
+    return out
+
+
+def _loads(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}

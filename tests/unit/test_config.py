@@ -1,0 +1,38 @@
+from pathlib import Path
+
+import pytest
+
+from lakehouse import config
+
+
+def test_embedded_is_the_default_and_writes_to_local_disk(monkeypatch, tmp_path):
+    monkeypatch.delenv("LAKEHOUSE_PROFILE", raising=False)
+    monkeypatch.setenv("LAKEHOUSE_DATA_DIR", str(tmp_path))
+    settings = config.load()
+    assert settings.profile == "embedded"
+    assert settings.tables_uri() == str(tmp_path / "tables")
+    assert settings.storage_options() == {}
+
+
+def test_environment_overrides_are_typed(monkeypatch):
+    monkeypatch.setenv("LAKEHOUSE_PARALLELISM", "2")
+    monkeypatch.setenv("LAKEHOUSE_DATA_DIR", "/tmp/somewhere")
+    settings = config.load("embedded")
+    assert settings.parallelism == 2
+    assert settings.data_dir == Path("/tmp/somewhere")
+
+
+def test_local_profile_targets_s3_with_path_style_and_keys_from_the_environment(monkeypatch):
+    monkeypatch.setenv("S3_WRITER_ACCESS_KEY", "writer-id")
+    monkeypatch.setenv("S3_WRITER_SECRET_KEY", "writer-secret-value")
+    settings = config.load("local")
+    assert settings.tables_uri() == "s3://lakehouse/tables"
+    options = settings.storage_options()
+    assert options["AWS_S3_ADDRESSING_STYLE"] == "path"
+    assert options["AWS_ACCESS_KEY_ID"] == "writer-id"
+    assert "writer-secret-value" not in repr(settings)
+
+
+def test_an_unknown_profile_is_refused():
+    with pytest.raises(ValueError, match="unknown profile"):
+        config.load("staging")

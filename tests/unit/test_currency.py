@@ -1,0 +1,24 @@
+import pandas as pd
+import pytest
+
+from udfs.currency import _to_eur_batch, to_eur
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "expected"),
+    [(100.0, "EUR", 100.0), (108.0, "USD", 100.0), (85.0, "GBP", 100.0), (10.0, "USD", 9.26), (0.01, "GBP", 0.01)],
+)
+def test_to_eur_converts_and_rounds_to_the_cent(amount, currency, expected):
+    assert to_eur(amount, currency) == expected
+
+
+def test_to_eur_rejects_an_unknown_currency():
+    with pytest.raises(KeyError):
+        to_eur(1.0, "XYZ")
+
+
+def test_the_vectorized_wrapper_equals_the_plain_function():
+    amounts = [19.99, 577.05, 1234.56, 0.5, 99.0]
+    currencies = ["EUR", "USD", "GBP", "USD", "GBP"]
+    batch = _to_eur_batch(pd.Series(amounts), pd.Series(currencies))
+    assert batch.tolist() == [to_eur(a, c) for a, c in zip(amounts, currencies)]
