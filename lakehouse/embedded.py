@@ -36,10 +36,18 @@ def prepare_input(settings: Settings, gen_config: generator.GeneratorConfig, *, 
     return sum(counts.values())
 
 
-def run_pipeline(settings: Settings, *, log: Callable[[str], None] = print, poll_seconds: float = 3.0) -> dict[str, int]:
+def run_pipeline(
+    settings: Settings,
+    *,
+    log: Callable[[str], None] = print,
+    poll_seconds: float = 3.0,
+    stop_when: Callable[[dict[str, int]], bool] | None = None,
+) -> dict[str, int]:
     """Run the pipeline job to completion on the mini-cluster, committing to Delta as files appear.
 
     Returns the rows inserted per table by this run (0 everywhere when the same input ran before).
+    ``stop_when`` cancels the job as soon as it returns true for the rows inserted so far: an
+    abrupt stop without a savepoint, as after a crash.
     """
     from jobs import orders_pipeline
     from lakehouse.flink_env import create_table_env
@@ -54,15 +62,27 @@ def run_pipeline(settings: Settings, *, log: Callable[[str], None] = print, poll
     status = "RUNNING"
     while status not in _TERMINAL:
         time.sleep(poll_seconds)
-        status = str(client.get_job_status().result()).split(".")[-1]
+        status = _status(client, result)
         _commit(settings, inserted)
         log(f"[{time.monotonic() - started:5.0f}s] job {status.lower():9s} | " + _progress(inserted))
+        if stop_when is not None and status == "RUNNING" and stop_when(inserted):
+            client.cancel().result()
+            log(f"[{time.monotonic() - started:5.0f}s] job cancelled on request")
+            return inserted
     if status != "FINISHED":
         result.wait()  # raises with Flink's own error message
         raise RuntimeError(f"flink job ended {status}")
     _commit(settings, inserted)  # the final checkpoint's files
     log(f"[{time.monotonic() - started:5.0f}s] done | " + _progress(inserted))
     return inserted
+
+
+def _status(client, result) -> str:
+    try:
+        return str(client.get_job_status().result()).split(".")[-1]
+    except Exception:  # noqa: BLE001 - the per-job mini-cluster shuts down as soon as the job ends
+        result.wait()  # raises Flink's own error when the job failed
+        return "FINISHED"
 
 
 def _commit(settings: Settings, inserted: dict[str, int]) -> None:

@@ -16,6 +16,10 @@ def create_table_env(settings: Settings):
     # The embedded mini-cluster runs in the JVM that pyflink starts; without an explicit heap it
     # takes a quarter of RAM. Only the pyflink gateway reads JVM_ARGS.
     os.environ.setdefault("JVM_ARGS", f"-Xms256m -Xmx{settings.jvm_heap}")
+    # Keep the mini-cluster's logs with the data instead of inside site-packages.
+    log_dir = settings.data_dir / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("FLINK_LOG_DIR", str(log_dir))
     from pyflink.common import Configuration
     from pyflink.table import EnvironmentSettings, TableEnvironment
 
