@@ -14,9 +14,13 @@ def register_views(t_env) -> None:
     sql.register_view(t_env, "flink/int_order_metrics_1m_customer")
     sql.register_view(t_env, "flink/fct_order_metrics_1m")
     for level, minutes in ROLLUPS.items():
-        sql.register_view(t_env, "flink/fct_order_metrics_rollup", view=f"fct_order_metrics_{level}", window_minutes=minutes)
+        sql.register_view(
+            t_env, "flink/fct_order_metrics_rollup", view=f"fct_order_metrics_{level}", window_minutes=minutes
+        )
 
 
 def transform(t_env) -> dict[str, object]:
     """Tables for gold.order_metrics_1m, _5m and _1h."""
-    return {spec.name: t_env.sql_query(sql.load("flink/gold_order_metrics", level=level)) for level, spec in SPECS.items()}
+    return {
+        spec.name: t_env.sql_query(sql.load("flink/gold_order_metrics", level=level)) for level, spec in SPECS.items()
+    }

@@ -36,10 +36,11 @@ def source_options(settings: Settings) -> dict[str, dict[str, str]]:
         # Dimension topics go quiet for long stretches; idle partitions must not hold back watermarks.
         "scan.watermark.idle-timeout": "5 s",
     }
+    prefix = settings.topic_prefix
     return {
-        "src_order_events": {**common, "topic": "order-events", "format": "raw"},
-        "src_customers": {**common, "topic": "customers", "format": "debezium-json"},
-        "src_products": {**common, "topic": "products", "format": "debezium-json"},
+        "src_order_events": {**common, "topic": f"{prefix}order-events", "format": "raw"},
+        "src_customers": {**common, "topic": f"{prefix}customers", "format": "debezium-json"},
+        "src_products": {**common, "topic": f"{prefix}products", "format": "debezium-json"},
     }
 
 
@@ -92,7 +93,9 @@ def build(t_env, settings: Settings):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", choices=config.PROFILES, help="configuration profile (default: $LAKEHOUSE_PROFILE or embedded)")
+    parser.add_argument(
+        "--profile", choices=config.PROFILES, help="configuration profile (default: $LAKEHOUSE_PROFILE or embedded)"
+    )
     parser.add_argument("--parallelism", type=int, help="default parallelism of the job")
     parser.add_argument("--wait", action="store_true", help="block until the job ends (bounded input)")
     args = parser.parse_args(argv)

@@ -34,8 +34,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     if settings.profile != "embedded":
-        print("`lakehouse run` drives the embedded mini-cluster; on a cluster submit jobs/orders_pipeline.py "
-              "with `flink run` and run `lakehouse commit --follow` (see README).", file=sys.stderr)
+        print(
+            "`lakehouse run` drives the embedded mini-cluster; on a cluster submit jobs/orders_pipeline.py "
+            "with `flink run` and run `lakehouse commit --follow` (see README).",
+            file=sys.stderr,
+        )
         return 2
     print(f"lakehouse run: profile embedded, data in {settings.data_dir}", flush=True)
     started = time.monotonic()
@@ -52,8 +55,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     embedded.write_run_report(
         settings.data_dir / "last_run.json",
-        {"events": events, "wall_seconds": round(total, 1), "pipeline_seconds": round(pipeline_seconds, 1),
-         "events_per_second": round(events / pipeline_seconds), "inserted": inserted},
+        {
+            "events": events,
+            "wall_seconds": round(total, 1),
+            "pipeline_seconds": round(pipeline_seconds, 1),
+            "events_per_second": round(events / pipeline_seconds),
+            "inserted": inserted,
+        },
     )
     return 0
 
@@ -65,8 +73,10 @@ def cmd_commit(args: argparse.Namespace) -> int:
     committer.ensure_tables(settings)
     while True:
         for result in committer.commit_pending(settings):
-            _log(f"{result.table}: {result.files} files, {result.rows_read:,} rows read, "
-                 f"{result.rows_inserted:,} inserted (version {result.version})")
+            _log(
+                f"{result.table}: {result.files} files, {result.rows_read:,} rows read, "
+                f"{result.rows_inserted:,} inserted (version {result.version})"
+            )
         if not args.follow:
             return 0
         time.sleep(args.interval)
@@ -108,15 +118,26 @@ def _log(message: str) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lakehouse", description="PyFlink jobs writing Delta Lake tables.")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--profile", choices=config.PROFILES, help="configuration profile (default: $LAKEHOUSE_PROFILE or embedded)")
-    common.add_argument("--data-dir", help="embedded data directory (default: $LAKEHOUSE_DATA_DIR or ~/.local/share/lakehouse/embedded)")
+    common.add_argument(
+        "--profile", choices=config.PROFILES, help="configuration profile (default: $LAKEHOUSE_PROFILE or embedded)"
+    )
+    common.add_argument(
+        "--data-dir", help="embedded data directory (default: $LAKEHOUSE_DATA_DIR or ~/.local/share/lakehouse/embedded)"
+    )
     gen = argparse.ArgumentParser(add_help=False)
     gen.add_argument("--seed", type=int, default=42, help="generator seed (default 42)")
     gen.add_argument("--minutes", type=int, default=60, help="minutes of event time (default 60)")
-    gen.add_argument("--rate", type=float, default=14.0, help="orders per second of event time (default 14, about 235k events an hour)")
+    gen.add_argument(
+        "--rate",
+        type=float,
+        default=14.0,
+        help="orders per second of event time (default 14, about 235k events an hour)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
 
-    p = sub.add_parser("run", parents=[common, gen], help="run the whole pipeline on the embedded mini-cluster and print a summary")
+    p = sub.add_parser(
+        "run", parents=[common, gen], help="run the whole pipeline on the embedded mini-cluster and print a summary"
+    )
     p.add_argument("--parallelism", type=int, help="Flink parallelism (default 1)")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("generate", parents=[common, gen], help="write the generated event streams as JSON-lines files")
@@ -125,7 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--follow", action="store_true", help="keep committing every --interval seconds")
     p.add_argument("--interval", type=float, default=5.0, help="seconds between passes with --follow (default 5)")
     p.set_defaults(func=cmd_commit)
-    p = sub.add_parser("summary", parents=[common], help="rows per table, anomalies and hourly revenue, read from Delta")
+    p = sub.add_parser(
+        "summary", parents=[common], help="rows per table, anomalies and hourly revenue, read from Delta"
+    )
     p.set_defaults(func=cmd_summary)
     p = sub.add_parser("history", parents=[common], help="a table's Delta commits with their provenance")
     p.add_argument("table", help="e.g. silver.orders_enriched")

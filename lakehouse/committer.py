@@ -82,7 +82,9 @@ def commit_table(settings: Settings, spec: TableSpec) -> CommitResult | None:
     inserted, version = _merge(settings, spec, batch, files) if batch.num_rows else (0, None)
     for path in files:  # only after the commit: a crash before this line replays the batch (invariant 3)
         fs.delete_file(path)
-    return CommitResult(table=spec.name, files=len(files), rows_read=batch.num_rows, rows_inserted=inserted, version=version)
+    return CommitResult(
+        table=spec.name, files=len(files), rows_read=batch.num_rows, rows_inserted=inserted, version=version
+    )
 
 
 def read_staging(fs, files: list[str], spec: TableSpec) -> pa.Table:
@@ -144,7 +146,9 @@ def _merge(settings: Settings, spec: TableSpec, batch: pa.Table, files: list[str
                     target_alias="t",
                     commit_properties=CommitProperties(
                         custom_metadata=metadata,
-                        app_transactions=[Transaction(app_id=app_id, version=sequence, last_updated=int(time.time() * 1000))],
+                        app_transactions=[
+                            Transaction(app_id=app_id, version=sequence, last_updated=int(time.time() * 1000))
+                        ],
                     ),
                 )
                 .when_not_matched_insert_all()

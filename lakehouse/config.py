@@ -28,7 +28,9 @@ class Settings:
     parallelism: int = 1
     checkpoint_interval_ms: int = 5_000
     job_name: str = "orders-pipeline"
-    rules_file: Path = field(default_factory=lambda: Path(__file__).resolve().parent.parent / "config" / "anomaly_rules.toml")
+    rules_file: Path = field(
+        default_factory=lambda: Path(__file__).resolve().parent.parent / "config" / "anomaly_rules.toml"
+    )
     # S3 (local stack / production); path-style access works for SeaweedFS, MinIO and AWS.
     s3_endpoint: str = ""
     s3_region: str = "us-east-1"
@@ -37,6 +39,8 @@ class Settings:
     s3_secret_key: str = field(default="", repr=False)
     # Kafka (local stack / production)
     kafka_bootstrap: str = "127.0.0.1:9092"
+    topic_prefix: str = ""  # prepended to order-events, customers and products (tests use a unique one)
+    flink_rest: str = "http://127.0.0.1:8081"  # the session cluster's REST endpoint
     jvm_heap: str = "1g"  # the embedded mini-cluster's JVM heap; explicit so it never takes RAM/4
 
     @property

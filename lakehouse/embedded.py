@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Callable
 
 from lakehouse import committer, generator, tables
 from lakehouse.config import Settings
@@ -15,7 +15,9 @@ from lakehouse.config import Settings
 _TERMINAL = {"FINISHED", "FAILED", "CANCELED"}
 
 
-def prepare_input(settings: Settings, gen_config: generator.GeneratorConfig, *, log: Callable[[str], None] = print) -> int:
+def prepare_input(
+    settings: Settings, gen_config: generator.GeneratorConfig, *, log: Callable[[str], None] = print
+) -> int:
     """Generate the input files unless the same configuration is already on disk; return the event count."""
     manifest = settings.input_dir / "manifest.json"
     wanted = json.loads(json.dumps(asdict(gen_config)))
@@ -56,7 +58,9 @@ def run_pipeline(
     t_env = create_table_env(settings)
     result = orders_pipeline.build(t_env, settings).execute()
     client = result.get_job_client()
-    log(f"flink: job {settings.job_name} started on the mini-cluster (id {client.get_job_id()}, parallelism {settings.parallelism})")
+    log(
+        f"flink: job {settings.job_name} started on the mini-cluster (id {client.get_job_id()}, parallelism {settings.parallelism})"
+    )
     inserted = {spec.name: 0 for spec in tables.ALL}
     started = time.monotonic()
     status = "RUNNING"
@@ -91,8 +95,14 @@ def _commit(settings: Settings, inserted: dict[str, int]) -> None:
 
 
 def _progress(inserted: dict[str, int]) -> str:
-    short = {"silver.order_events": "events", "silver.orders_enriched": "enriched", "gold.order_metrics_1m": "1m",
-             "gold.anomalies": "anomalies", "bronze.quarantine": "quarantine", "bronze.late_events": "late"}
+    short = {
+        "silver.order_events": "events",
+        "silver.orders_enriched": "enriched",
+        "gold.order_metrics_1m": "1m",
+        "gold.anomalies": "anomalies",
+        "bronze.quarantine": "quarantine",
+        "bronze.late_events": "late",
+    }
     return " ".join(f"{label}={inserted[name]:,}" for name, label in short.items())
 
 

@@ -207,7 +207,13 @@ def _dimensions(rng: random.Random, config: GeneratorConfig):
             customer_state[key] = after
             history[key] = [after]
         elif kind == "customer_delete":
-            row = {"customer_id": key, "name": "Throwaway", "region": "APAC", "segment": "consumer", "updated_at": ts - 30_000}
+            row = {
+                "customer_id": key,
+                "name": "Throwaway",
+                "region": "APAC",
+                "segment": "consumer",
+                "updated_at": ts - 30_000,
+            }
             customers.emit("c", None, row, ts - 30_000)
             customers.emit("d", row, None, ts)
         elif kind == "product_category":
@@ -284,8 +290,16 @@ def _order_events(rng: random.Random, config: GeneratorConfig, versions: _Versio
         currency = rng.choices(contract.CURRENCIES, weights=(70, 20, 10))[0]
         amount = round(product["price"] * quantity * contract.RATES_PER_EUR[currency], 2)
         events.append(
-            _event("ORDER_PLACED", order_id, placed, customer_id=customer_id, product_id=product_id,
-                   quantity=quantity, amount=amount, currency=currency)
+            _event(
+                "ORDER_PLACED",
+                order_id,
+                placed,
+                customer_id=customer_id,
+                product_id=product_id,
+                quantity=quantity,
+                amount=amount,
+                currency=currency,
+            )
         )
         events.extend(_lifecycle(rng, order_id, placed, amount, currency))
 
@@ -307,9 +321,13 @@ def _order_events(rng: random.Random, config: GeneratorConfig, versions: _Versio
         source = rng.choice(events if n % 2 else valid_placed)
         value, reason = _corrupt(rng, dict(source), n)
         records.append(
-            Record(stream="order-events", key=source["order_id"], value=value,
-                   arrival_ms=source["ts_ms"] + rng.randrange(0, config.jitter_ms),
-                   expect={"quarantine": reason})
+            Record(
+                stream="order-events",
+                key=source["order_id"],
+                value=value,
+                arrival_ms=source["ts_ms"] + rng.randrange(0, config.jitter_ms),
+                expect={"quarantine": reason},
+            )
         )
     records.sort(key=lambda r: (r.arrival_ms, r.value))
     return records
@@ -322,9 +340,13 @@ def _event(event_type: str, order_id: str, ts_ms: int, **attributes: Any) -> dic
 def _lifecycle(rng: random.Random, order_id: str, placed: int, amount: float, currency: str) -> list[dict]:
     roll = rng.random()
     if roll < 0.03:  # cancelled before payment
-        return [_event("CANCELLED", order_id, placed + rng.randrange(5_000, 120_000), reason=rng.choice(CANCEL_REASONS))]
+        return [
+            _event("CANCELLED", order_id, placed + rng.randrange(5_000, 120_000), reason=rng.choice(CANCEL_REASONS))
+        ]
     paid = placed + rng.randrange(2_000, 60_000)
-    out = [_event("PAYMENT_RECEIVED", order_id, paid, payment_id=f"tx-{order_id[1:]}", amount=amount, currency=currency)]
+    out = [
+        _event("PAYMENT_RECEIVED", order_id, paid, payment_id=f"tx-{order_id[1:]}", amount=amount, currency=currency)
+    ]
     if roll < 0.05:  # a compensating cancellation after payment
         out.append(_event("CANCELLED", order_id, paid + rng.randrange(10_000, 300_000), reason="customer_request"))
         return out
@@ -333,16 +355,31 @@ def _lifecycle(rng: random.Random, order_id: str, placed: int, amount: float, cu
     shipped = reserved + rng.randrange(30_000, 300_000)
     out.append(_event("SHIPPED", order_id, shipped, carrier=rng.choice(CARRIERS)))
     if rng.random() < 0.9:
-        out.append(_event("DELIVERED", order_id, shipped + rng.randrange(60_000, 600_000), signature=f"sig-{order_id[1:]}"))
+        out.append(
+            _event("DELIVERED", order_id, shipped + rng.randrange(60_000, 600_000), signature=f"sig-{order_id[1:]}")
+        )
     return out
 
 
 def _order_record(event: dict, arrival_ms: int, expect: dict) -> Record:
-    return Record(stream="order-events", key=event["order_id"], value=json.dumps(event, separators=(",", ":")),
-                  arrival_ms=arrival_ms, expect=expect)
+    return Record(
+        stream="order-events",
+        key=event["order_id"],
+        value=json.dumps(event, separators=(",", ":")),
+        arrival_ms=arrival_ms,
+        expect=expect,
+    )
 
 
-_DEFECTS = ("bad_json", "missing_key", "wrong_type", "non_positive_amount", "future_ts", "unknown_type", "unknown_customer")
+_DEFECTS = (
+    "bad_json",
+    "missing_key",
+    "wrong_type",
+    "non_positive_amount",
+    "future_ts",
+    "unknown_type",
+    "unknown_customer",
+)
 
 
 def _corrupt(rng: random.Random, event: dict, n: int) -> tuple[str, str]:

@@ -41,8 +41,12 @@ def summary(settings: Settings, *, top: int = 8) -> str:
     anomalies = _rows(settings, tables.ANOMALIES)
     by_rule = Counter(row["rule_id"] for row in anomalies)
     lines.append("")
-    lines.append(f"Anomalies: {len(anomalies)} firings " + ", ".join(f"{rule}={n}" for rule, n in sorted(by_rule.items())))
-    strongest = sorted(anomalies, key=lambda r: abs(r["observed"] - r["threshold"]) / max(abs(r["threshold"]), 1e-9), reverse=True)
+    lines.append(
+        f"Anomalies: {len(anomalies)} firings " + ", ".join(f"{rule}={n}" for rule, n in sorted(by_rule.items()))
+    )
+    strongest = sorted(
+        anomalies, key=lambda r: abs(r["observed"] - r["threshold"]) / max(abs(r["threshold"]), 1e-9), reverse=True
+    )
     for row in strongest[:top]:
         lines.append(
             f"  {row['window_start']:%H:%M}-{row['window_end']:%H:%M} {row['level']:>2s} {row['region']:9s} "

@@ -89,4 +89,6 @@ def _adaptive(path: Path, raw: dict) -> AdaptiveRule:
     trailing, min_history = int(raw.get("trailing", 10)), int(raw.get("min_history", 5))
     if not 1 <= min_history <= trailing:
         raise ValueError(f"{path}: rule {rule_id}: need 1 <= min_history <= trailing")
-    return AdaptiveRule(id=rule_id, level=level, metric=metric, k=float(raw["k"]), trailing=trailing, min_history=min_history)
+    return AdaptiveRule(
+        id=rule_id, level=level, metric=metric, k=float(raw["k"]), trailing=trailing, min_history=min_history
+    )

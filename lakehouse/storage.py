@@ -33,8 +33,6 @@ def visible_files(fs: pafs.FileSystem, directory: str) -> list[str]:
     except FileNotFoundError:
         return []
     files = [
-        info.path
-        for info in infos
-        if info.type == pafs.FileType.File and not info.base_name.startswith((".", "_"))
+        info.path for info in infos if info.type == pafs.FileType.File and not info.base_name.startswith((".", "_"))
     ]
     return sorted(files)

@@ -12,12 +12,16 @@ from lakehouse.tables import TableSpec
 REL_TOL = 1e-9
 
 
-def read_rows(uri: str, spec: TableSpec, *, storage_options: dict | None = None, version: int | None = None) -> list[dict]:
+def read_rows(
+    uri: str, spec: TableSpec, *, storage_options: dict | None = None, version: int | None = None
+) -> list[dict]:
     table = DeltaTable(uri, storage_options=storage_options or {}, version=version)
     return table.to_pyarrow_table().to_pylist()
 
 
-def diff(spec: TableSpec, actual_rows: list[dict], expected: dict[tuple, dict], *, columns: list[str] | None = None) -> list[str]:
+def diff(
+    spec: TableSpec, actual_rows: list[dict], expected: dict[tuple, dict], *, columns: list[str] | None = None
+) -> list[str]:
     """Human-readable differences; empty when the table equals the model exactly once per key."""
     problems: list[str] = []
     keys = Counter(tuple(row[k] for k in spec.key) for row in actual_rows)

@@ -13,7 +13,8 @@ from bisect import bisect_right
 from collections import defaultdict
 from datetime import UTC, datetime
 
-from lakehouse import contract, rules as rules_mod, tables
+from lakehouse import contract, tables
+from lakehouse import rules as rules_mod
 from lakehouse.generator import Dataset
 
 LEVEL_MS = {"1m": 60_000, "5m": 300_000, "1h": 3_600_000}
@@ -50,10 +51,20 @@ class Model:
                 reason = record.expect["quarantine"]
                 event = _loads(record.value)
                 event_time = None
-                if reason not in (contract.REASON_BAD_JSON, contract.REASON_FUTURE) and isinstance(event.get("ts_ms"), int):
+                if reason not in (contract.REASON_BAD_JSON, contract.REASON_FUTURE) and isinstance(
+                    event.get("ts_ms"), int
+                ):
                     event_time = ts(event["ts_ms"])
-                self._put(tables.QUARANTINE, {"record_id": record_id, "source_stream": "order-events", "reason": reason,
-                                              "payload": record.value, "event_time": event_time})
+                self._put(
+                    tables.QUARANTINE,
+                    {
+                        "record_id": record_id,
+                        "source_stream": "order-events",
+                        "reason": reason,
+                        "payload": record.value,
+                        "event_time": event_time,
+                    },
+                )
                 if reason != contract.REASON_UNKNOWN_CUSTOMER:
                     continue
                 # Contract-valid, so it stays in the event log; only enrichment rejects it.
@@ -63,36 +74,67 @@ class Model:
             late = bool(record.expect.get("late"))
             self._log_event(event, record, late=late)
             if late:
-                self._put(tables.LATE_EVENTS, {"event_id": event["event_id"], "event_type": event["event_type"],
-                                               "order_id": event["order_id"], "event_time": ts(event["ts_ms"]),
-                                               "payload": record.value})
+                self._put(
+                    tables.LATE_EVENTS,
+                    {
+                        "event_id": event["event_id"],
+                        "event_type": event["event_type"],
+                        "order_id": event["order_id"],
+                        "event_time": ts(event["ts_ms"]),
+                        "payload": record.value,
+                    },
+                )
             elif event["event_type"] == "ORDER_PLACED":
                 self._enrich(event)
 
     def _log_event(self, event: dict, record, *, late: bool) -> None:
-        self._put(tables.ORDER_EVENTS, {
-                "event_id": event["event_id"], "event_type": event["event_type"], "order_id": event["order_id"],
-                "event_time": ts(event["ts_ms"]), "customer_id": event.get("customer_id"),
-                "product_id": event.get("product_id"), "quantity": event.get("quantity"),
-                "amount": event.get("amount"), "currency": event.get("currency"),
-                "payment_id": event.get("payment_id"), "warehouse": event.get("warehouse"),
-                "carrier": event.get("carrier"), "signature": event.get("signature"),
-                "cancel_reason": event.get("reason"), "is_late": late, "dt": ts(event["ts_ms"]).strftime("%Y-%m-%d"),
-            })
+        self._put(
+            tables.ORDER_EVENTS,
+            {
+                "event_id": event["event_id"],
+                "event_type": event["event_type"],
+                "order_id": event["order_id"],
+                "event_time": ts(event["ts_ms"]),
+                "customer_id": event.get("customer_id"),
+                "product_id": event.get("product_id"),
+                "quantity": event.get("quantity"),
+                "amount": event.get("amount"),
+                "currency": event.get("currency"),
+                "payment_id": event.get("payment_id"),
+                "warehouse": event.get("warehouse"),
+                "carrier": event.get("carrier"),
+                "signature": event.get("signature"),
+                "cancel_reason": event.get("reason"),
+                "is_late": late,
+                "dt": ts(event["ts_ms"]).strftime("%Y-%m-%d"),
+            },
+        )
 
     def _enrich(self, event: dict) -> None:
         customer = self._version("customer_id", event["customer_id"], event["ts_ms"])
         product = self._version("product_id", event["product_id"], event["ts_ms"])
         assert customer and product, f"generator produced an order without dimensions: {event}"
-        self._put(tables.ORDERS_ENRICHED, {
-            "event_id": event["event_id"], "order_id": event["order_id"], "event_time": ts(event["ts_ms"]),
-            "customer_id": event["customer_id"], "product_id": event["product_id"], "quantity": event["quantity"],
-            "amount": event["amount"], "currency": event["currency"],
-            "amount_eur": round(event["amount"] / contract.RATES_PER_EUR[event["currency"]], 2),
-            "region": customer["region"], "segment": customer["segment"], "customer_version_ms": customer["updated_at"],
-            "category": product["category"], "unit_price_eur": product["price"],
-            "product_version_ms": product["updated_at"], "dt": ts(event["ts_ms"]).strftime("%Y-%m-%d"),
-        })
+        self._put(
+            tables.ORDERS_ENRICHED,
+            {
+                "event_id": event["event_id"],
+                "order_id": event["order_id"],
+                "event_time": ts(event["ts_ms"]),
+                "customer_id": event["customer_id"],
+                "product_id": event["product_id"],
+                "quantity": event["quantity"],
+                "amount": event["amount"],
+                "currency": event["currency"],
+                "amount_eur": round(event["amount"] / contract.RATES_PER_EUR[event["currency"]], 2),
+                "region": customer["region"],
+                "segment": customer["segment"],
+                "customer_version_ms": customer["updated_at"],
+                "category": product["category"],
+                "unit_price_eur": product["price"],
+                "product_version_ms": product["updated_at"],
+                "dt": ts(event["ts_ms"]).strftime("%Y-%m-%d"),
+            },
+        )
 
     def _version(self, key: str, value: str, at_ms: int) -> dict | None:
         times, rows = self.versions[key].get(value, ([], []))
@@ -110,12 +152,21 @@ class Model:
         for (start, region, category), rows in groups.items():
             amounts = [r["amount_eur"] for r in rows]
             revenue = math.fsum(amounts)
-            self._put(spec, {
-                "window_start": ts(start), "window_end": ts(start + size), "region": region, "category": category,
-                "order_count": len(rows), "revenue_eur": revenue, "avg_order_value_eur": revenue / len(rows),
-                "distinct_customers": len({r["customer_id"] for r in rows}),
-                "min_amount_eur": min(amounts), "max_amount_eur": max(amounts),
-            })
+            self._put(
+                spec,
+                {
+                    "window_start": ts(start),
+                    "window_end": ts(start + size),
+                    "region": region,
+                    "category": category,
+                    "order_count": len(rows),
+                    "revenue_eur": revenue,
+                    "avg_order_value_eur": revenue / len(rows),
+                    "distinct_customers": len({r["customer_id"] for r in rows}),
+                    "min_amount_eur": min(amounts),
+                    "max_amount_eur": max(amounts),
+                },
+            )
 
     def _anomalies(self) -> None:
         by_level = {"1m": tables.METRICS_1M, "5m": tables.METRICS_5M, "1h": tables.METRICS_1H}
@@ -130,7 +181,7 @@ class Model:
             for rows in series.values():
                 rows.sort(key=lambda r: r["window_start"])
                 for i, row in enumerate(rows):
-                    previous = [float(r[rule.metric]) for r in rows[max(0, i - rule.trailing):i]]
+                    previous = [float(r[rule.metric]) for r in rows[max(0, i - rule.trailing) : i]]
                     if len(previous) < rule.min_history:
                         continue
                     mean = sum(previous) / len(previous)
@@ -140,11 +191,21 @@ class Model:
                         self._fire(rule.id, "adaptive", rule.level, rule.metric, row, limit)
 
     def _fire(self, rule_id: str, kind: str, level: str, metric: str, row: dict, threshold: float) -> None:
-        self._put(tables.ANOMALIES, {
-            "rule_id": rule_id, "rule_kind": kind, "level": level, "window_start": row["window_start"],
-            "window_end": row["window_end"], "region": row["region"], "category": row["category"],
-            "metric": metric, "observed": float(row[metric]), "threshold": float(threshold),
-        })
+        self._put(
+            tables.ANOMALIES,
+            {
+                "rule_id": rule_id,
+                "rule_kind": kind,
+                "level": level,
+                "window_start": row["window_start"],
+                "window_end": row["window_end"],
+                "region": row["region"],
+                "category": row["category"],
+                "metric": metric,
+                "observed": float(row[metric]),
+                "threshold": float(threshold),
+            },
+        )
 
 
 def _versions(records, key: str) -> dict[str, tuple[list[int], list[dict]]]:

@@ -21,7 +21,7 @@ def to_eur(amount: float, currency: str) -> float:
 def _to_eur_batch(amount: pd.Series, currency: pd.Series) -> pd.Series:
     rates = currency.map(RATES_PER_EUR)
     # Same arithmetic as to_eur, element by element, so batch and plain results are identical.
-    return pd.Series([round(a / r, 2) for a, r in zip(amount.tolist(), rates.tolist())], dtype="float64")
+    return pd.Series([round(a / r, 2) for a, r in zip(amount.tolist(), rates.tolist(), strict=False)], dtype="float64")
 
 
 to_eur_udf = udf(_to_eur_batch, result_type=DataTypes.DOUBLE(), func_type="pandas")

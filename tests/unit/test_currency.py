@@ -21,4 +21,4 @@ def test_the_vectorized_wrapper_equals_the_plain_function():
     amounts = [19.99, 577.05, 1234.56, 0.5, 99.0]
     currencies = ["EUR", "USD", "GBP", "USD", "GBP"]
     batch = _to_eur_batch(pd.Series(amounts), pd.Series(currencies))
-    assert batch.tolist() == [to_eur(a, c) for a, c in zip(amounts, currencies)]
+    assert batch.tolist() == [to_eur(a, c) for a, c in zip(amounts, currencies, strict=False)]

@@ -66,7 +66,11 @@ def test_dimension_streams_are_debezium_envelopes_with_mid_stream_changes(datase
     assert Counter(e["op"] for e in envelopes).keys() == {"r", "c", "u", "d"}
     lsns = [json.loads(r.value)["source"]["lsn"] for r in dataset.customers]
     assert lsns == sorted(lsns)
-    regions_changed = [e for e in envelopes if e["op"] == "u" and "region" in e["after"] and e["before"]["region"] != e["after"]["region"]]
+    regions_changed = [
+        e
+        for e in envelopes
+        if e["op"] == "u" and "region" in e["after"] and e["before"]["region"] != e["after"]["region"]
+    ]
     assert regions_changed
 
 

@@ -15,7 +15,14 @@ def test_the_shipped_rules_file_loads():
 
 @pytest.mark.parametrize(
     ("op", "value", "fires"),
-    [(">", 11.0, True), (">", 10.0, False), (">=", 10.0, True), ("<", 9.0, True), ("<", 10.0, False), ("<=", 10.0, True)],
+    [
+        (">", 11.0, True),
+        (">", 10.0, False),
+        (">=", 10.0, True),
+        ("<", 9.0, True),
+        ("<", 10.0, False),
+        ("<=", 10.0, True),
+    ],
 )
 def test_static_rule_comparisons(op, value, fires):
     rule = rules.StaticRule(id="r", level="1m", metric="order_count", op=op, threshold=10.0)
@@ -29,8 +36,11 @@ def test_static_rule_comparisons(op, value, fires):
         ('[[static]]\nid="a"\nlevel="1m"\nmetric="profit"\nop=">"\nthreshold=1', "metric must be one of"),
         ('[[static]]\nid="a"\nlevel="1m"\nmetric="order_count"\nop="!="\nthreshold=1', "op must be one of"),
         ('[[adaptive]]\nid="a"\nlevel="1m"\nmetric="revenue_eur"\nk=3\ntrailing=3\nmin_history=5', "min_history"),
-        ('[[static]]\nid="a"\nlevel="1m"\nmetric="order_count"\nop=">"\nthreshold=1\n'
-         '[[adaptive]]\nid="a"\nlevel="1m"\nmetric="revenue_eur"\nk=3', "duplicate rule ids"),
+        (
+            '[[static]]\nid="a"\nlevel="1m"\nmetric="order_count"\nop=">"\nthreshold=1\n'
+            '[[adaptive]]\nid="a"\nlevel="1m"\nmetric="revenue_eur"\nk=3',
+            "duplicate rule ids",
+        ),
         ('[[thresholds]]\nid="a"', "unknown sections"),
     ],
 )

@@ -1,0 +1,107 @@
+"""Submitting and operating jobs on a Flink session cluster: `flink run` and the REST API."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from lakehouse.config import Settings
+
+REPO = Path(__file__).resolve().parent.parent
+PIPELINE = REPO / "jobs" / "orders_pipeline.py"
+
+
+def flink_home() -> Path:
+    """FLINK_HOME of the local stack (or $FLINK_HOME when set, e.g. a real cluster's client)."""
+    if os.environ.get("FLINK_HOME"):
+        return Path(os.environ["FLINK_HOME"])
+    out = subprocess.run(
+        [str(REPO / "infra" / "flink" / "flink.sh"), "home"], check=True, capture_output=True, text=True
+    )
+    return Path(out.stdout.strip().splitlines()[-1])
+
+
+def run_command(settings: Settings, *, job: Path = PIPELINE, savepoint: str | None = None) -> list[str]:
+    """The exact `flink run` command line for a job file, as the README documents it."""
+    rest = settings.flink_rest.split("://", 1)[-1]
+    command = [
+        str(flink_home() / "bin" / "flink"),
+        "run",
+        "-m",
+        rest,
+        "-d",
+        "-pyclientexec",
+        sys.executable,
+        "-pyexec",
+        sys.executable,
+    ]
+    if savepoint:
+        command += ["-s", savepoint]
+    return command + ["-py", str(job)]
+
+
+def submit(
+    settings: Settings, *, job: Path = PIPELINE, savepoint: str | None = None, env: dict[str, str] | None = None
+) -> str:
+    """Submit detached with `flink run`; return the job id Flink prints."""
+    command = run_command(settings, job=job, savepoint=savepoint)
+    full_env = {**os.environ, **(env or {}), "LAKEHOUSE_PROFILE": settings.profile}
+    done = subprocess.run(command, env=full_env, capture_output=True, text=True, cwd=REPO, timeout=300)
+    output = done.stdout + done.stderr
+    if done.returncode != 0:
+        raise RuntimeError(f"flink run failed ({done.returncode}):\n{output[-4000:]}")
+    for line in output.splitlines():
+        if "JobID" in line or "job id" in line.lower():
+            return line.rsplit(" ", 1)[-1].strip()
+    raise RuntimeError(f"flink run printed no job id:\n{output[-2000:]}")
+
+
+def _rest(settings: Settings, path: str, *, method: str = "GET", body: dict | None = None) -> dict:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(
+        settings.flink_rest + path, data=data, method=method, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        text = response.read().decode()
+    return json.loads(text) if text else {}
+
+
+def list_jobs(settings: Settings) -> list[dict]:
+    """id, name and state of every job the cluster knows."""
+    overview = _rest(settings, "/jobs/overview")
+    return [
+        {"id": j["jid"], "name": j["name"], "state": j["state"], "start": j.get("start-time")} for j in overview["jobs"]
+    ]
+
+
+def job_state(settings: Settings, job_id: str) -> str:
+    return _rest(settings, f"/jobs/{job_id}")["state"]
+
+
+def cancel(settings: Settings, job_id: str) -> None:
+    _rest(settings, f"/jobs/{job_id}", method="PATCH")
+
+
+def stop_with_savepoint(settings: Settings, job_id: str, *, target: str | None = None, timeout: float = 300) -> str:
+    """Stop a job with a savepoint (drained of nothing: windows stay open) and return its path."""
+    body = {"drain": False, "formatType": "CANONICAL"}
+    if target:
+        body["targetDirectory"] = target
+    trigger = _rest(settings, f"/jobs/{job_id}/stop", method="POST", body=body)["request-id"]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = _rest(settings, f"/jobs/{job_id}/savepoints/{trigger}")
+        if status["status"]["id"] == "COMPLETED":
+            operation = status["operation"]
+            if "failure-cause" in operation:
+                raise RuntimeError(
+                    f"stop-with-savepoint failed: {operation['failure-cause'].get('stack-trace', '')[:2000]}"
+                )
+            return operation["location"]
+        time.sleep(1)
+    raise TimeoutError(f"savepoint of {job_id} not complete after {timeout:.0f}s")
