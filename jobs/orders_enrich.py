@@ -23,7 +23,7 @@ def register_views(t_env) -> None:
 
     t_env.create_temporary_function("to_eur", to_eur_udf)
     for view in VIEWS:
-        sql.register_view(t_env, f"flink/{view}", max_future_skew_ms=contract.MAX_FUTURE_SKEW_MS)
+        sql.register_view(t_env, f"flink/{view}", max_future_skew_hours=contract.MAX_FUTURE_SKEW_HOURS)
 
 
 def transform(t_env) -> dict[str, object]:

@@ -19,6 +19,10 @@ from lakehouse import config, contract, rules, sql, tables  # noqa: E402
 from lakehouse.config import Settings  # noqa: E402
 
 
+# The metadata column that says when a record reached the source, per connector.
+ARRIVAL_TIME_METADATA = {"filesystem": "file.modification-time", "kafka": "timestamp"}
+
+
 def source_options(settings: Settings) -> dict[str, dict[str, str]]:
     """Connector options per source table for the profile; DDL files stay the same."""
     if settings.profile == "embedded":
@@ -63,7 +67,8 @@ def register_sources(t_env, settings: Settings) -> None:
             sql.load(
                 f"flink/{name}",
                 connector=sql.with_options(options),
-                max_future_skew_ms=contract.MAX_FUTURE_SKEW_MS,
+                max_future_skew_hours=contract.MAX_FUTURE_SKEW_HOURS,
+                arrival_time_key=ARRIVAL_TIME_METADATA[options["connector"]],
                 watermark_delay_seconds=f"{contract.WATERMARK_DELAY_MS / 1000:.3f}",
             )
         )

@@ -111,6 +111,57 @@ def cmd_history(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_produce(args: argparse.Namespace) -> int:
+    from lakehouse import producer
+
+    settings = _settings(args)
+    created = producer.ensure_topics(settings.kafka_bootstrap, settings.topic_prefix)
+    if created:
+        _log(f"created topics {', '.join(created)}")
+    dataset = generator.generate(_gen_config(args))
+    producer.produce(
+        dataset,
+        bootstrap=settings.kafka_bootstrap,
+        prefix=settings.topic_prefix,
+        events_per_second=args.events_per_second,
+        log=_log,
+    )
+    return 0
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from lakehouse import committer, flink_cluster
+
+    settings = _settings(args)
+    if args.print_command:
+        print(" ".join(flink_cluster.run_command(settings, savepoint=args.from_savepoint)))
+        return 0
+    committer.ensure_tables(settings)
+    job_id = flink_cluster.submit(settings, savepoint=args.from_savepoint)
+    _log(f"submitted {settings.job_name}: job {job_id}; commit its output with `lakehouse commit --follow`")
+    return 0
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    from lakehouse import flink_cluster
+
+    settings = _settings(args)
+    if args.action == "list":
+        for job in flink_cluster.list_jobs(settings):
+            print(f"{job['id']}  {job['state']:10s} {job['name']}")
+        return 0
+    if not args.job_id:
+        print(f"`lakehouse jobs {args.action}` needs a job id (see `lakehouse jobs list`)", file=sys.stderr)
+        return 2
+    if args.action == "cancel":
+        flink_cluster.cancel(settings, args.job_id)
+        _log(f"cancelled {args.job_id}")
+    else:
+        location = flink_cluster.stop_with_savepoint(settings, args.job_id, target=args.savepoint_dir)
+        _log(f"stopped {args.job_id} with savepoint {location}")
+    return 0
+
+
 def _log(message: str) -> None:
     print(message, flush=True)
 
@@ -146,6 +197,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--follow", action="store_true", help="keep committing every --interval seconds")
     p.add_argument("--interval", type=float, default=5.0, help="seconds between passes with --follow (default 5)")
     p.set_defaults(func=cmd_commit)
+    p = sub.add_parser("produce", parents=[common, gen], help="publish the generated streams to Kafka (local stack)")
+    p.add_argument("--events-per-second", type=float, help="throttle to this rate (default: as fast as possible)")
+    p.set_defaults(func=cmd_produce)
+    p = sub.add_parser(
+        "submit", parents=[common], help="submit jobs/orders_pipeline.py to the session cluster (flink run)"
+    )
+    p.add_argument("--from-savepoint", help="restore from this savepoint path")
+    p.add_argument("--print-command", action="store_true", help="only print the `flink run` command line")
+    p.set_defaults(func=cmd_submit)
+    p = sub.add_parser("jobs", parents=[common], help="list, cancel or stop (with a savepoint) session-cluster jobs")
+    p.add_argument("action", choices=("list", "cancel", "stop"))
+    p.add_argument("job_id", nargs="?", help="the job id (cancel, stop)")
+    p.add_argument("--savepoint-dir", help="savepoint target directory for stop (default: the cluster's)")
+    p.set_defaults(func=cmd_jobs)
     p = sub.add_parser(
         "summary", parents=[common], help="rows per table, anomalies and hourly revenue, read from Delta"
     )

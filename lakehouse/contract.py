@@ -13,8 +13,8 @@ RATES_PER_EUR = {"EUR": 1.0, "USD": 1.08, "GBP": 0.85}
 
 # Events may arrive this far behind the newest event seen; later ones are "late".
 WATERMARK_DELAY_MS = 5_000
-# Event times more than this ahead of the wall clock are out of contract.
-MAX_FUTURE_SKEW_MS = 86_400_000
+# Event times more than this ahead of the record's arrival at the source are out of contract.
+MAX_FUTURE_SKEW_HOURS = 24
 
 REASON_BAD_JSON = "invalid JSON"
 REASON_NON_POSITIVE_AMOUNT = "amount must be positive"

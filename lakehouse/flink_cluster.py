@@ -10,6 +10,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from lakehouse import packaging
 from lakehouse.config import Settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -42,6 +43,8 @@ def run_command(settings: Settings, *, job: Path = PIPELINE, savepoint: str | No
     ]
     if savepoint:
         command += ["-s", savepoint]
+    # The Python workers on the TaskManagers import these packages (UDFs, contract, job code).
+    command += ["-pyfs", str(packaging.code_zip())]
     return command + ["-py", str(job)]
 
 

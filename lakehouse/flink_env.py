@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
+from lakehouse import packaging
 from lakehouse.config import Settings
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 def create_table_env(settings: Settings):
@@ -28,8 +26,7 @@ def create_table_env(settings: Settings):
         conf.set_string(key, value)
     env_settings = EnvironmentSettings.new_instance().in_streaming_mode().with_configuration(conf).build()
     t_env = TableEnvironment.create(env_settings)
-    for package in ("lakehouse", "udfs", "jobs"):
-        t_env.add_python_file(str(REPO / package))
+    t_env.add_python_file(str(packaging.code_zip()))
     return t_env
 
 

@@ -1,15 +1,21 @@
 -- Source: order events, one row per message. The payload stays raw so that a record that is not
 -- valid JSON can still be quarantined instead of failing the job.
 -- Grain: one row per message. Key: none (record_id = md5 of the payload, for idempotent quarantine).
--- Event time: ts_ms when it is a plausible epoch-millisecond value; anything else maps to epoch 0,
--- which never advances the watermark (such rows are quarantined before any event-time operator).
+-- Arrival time: when the record reached the source (Kafka's record timestamp, or the file's
+-- modification time in the embedded default). It is part of the record, so replays decide alike.
+-- Event time: ts_ms when it is a plausible epoch-millisecond value, not far ahead of the arrival
+-- time; anything else maps to epoch 0, which never advances the watermark (such rows are
+-- quarantined before any event-time operator). Deterministic, so Kafka can generate the
+-- watermark per partition inside the source.
 create temporary table src_order_events (
     payload string,
+    arrival_time timestamp_ltz(3) metadata from '{{arrival_time_key}}' virtual,
     ts_ms as try_cast(json_value(payload, '$.ts_ms') as bigint),
     event_time as to_timestamp_ltz(
         case
-            when try_cast(json_value(payload, '$.ts_ms') as bigint)
-                 between 0 and unix_timestamp() * 1000 + {{max_future_skew_ms}}
+            when try_cast(json_value(payload, '$.ts_ms') as bigint) >= 0
+             and to_timestamp_ltz(try_cast(json_value(payload, '$.ts_ms') as bigint), 3)
+                 <= arrival_time + interval '{{max_future_skew_hours}}' hour
             then try_cast(json_value(payload, '$.ts_ms') as bigint)
             else 0
         end, 3),

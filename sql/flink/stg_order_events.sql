@@ -13,6 +13,7 @@ with parsed as (
         json_value(payload, '$.order_id') as order_id,
         json_value(payload, '$.ts_ms') as ts_raw,
         ts_ms,
+        arrival_time,
         event_time,
         current_watermark(event_time) as watermark_at_arrival,
         json_value(payload, '$.customer_id') as customer_id,
@@ -42,7 +43,8 @@ checked as (
             when event_type not in (
                 'ORDER_PLACED', 'PAYMENT_RECEIVED', 'STOCK_RESERVED', 'SHIPPED', 'DELIVERED', 'CANCELLED'
             ) then 'unknown event_type'
-            when ts_ms > unix_timestamp() * 1000 + {{max_future_skew_ms}} then 'event time too far in the future'
+            when to_timestamp_ltz(ts_ms, 3) > arrival_time + interval '{{max_future_skew_hours}}' hour
+                then 'event time too far in the future'
             when event_type = 'ORDER_PLACED' and customer_id is null then 'missing field: customer_id'
             when event_type = 'ORDER_PLACED' and product_id is null then 'missing field: product_id'
             when event_type = 'ORDER_PLACED' and quantity_raw is null then 'missing field: quantity'
