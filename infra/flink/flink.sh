@@ -1,0 +1,429 @@
+#!/usr/bin/env bash
+# Flink session cluster for the local stack, run from the pip-installed
+# pyflink (apache-flink wheel): the wheel ships lib/ and bin/ of a Flink
+# distribution, so the cluster and `python job.py` use the very same jars.
+# What the wheel lacks (Kafka connector, Parquet, S3 filesystem plugin) comes
+# from Maven Central. site-packages is never modified: FLINK_HOME is an
+# overlay in the state dir made of symlinks plus a generated conf/.
+set -euo pipefail
+# shellcheck disable=SC2034  # read by log() in lib.sh
+LH_SERVICE=flink
+# shellcheck source-path=SCRIPTDIR/.. source=lib.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../lib.sh"
+
+FLINK_STATE=$STATE_DIR/flink
+FLINK_HOME_DIR=$FLINK_STATE/home
+FLINK_CONF=$FLINK_HOME_DIR/conf/config.yaml
+REST_URL=http://$LAKEHOUSE_BIND_HOST:$FLINK_REST_PORT
+JM=flink-jobmanager
+TM_PREFIX=flink-taskmanager-
+
+usage() {
+  # shellcheck disable=SC2153  # FLINK_VERSION comes from stack.env
+  cat <<EOF
+Usage: $(basename "$0") COMMAND [ARGS]
+
+Flink $FLINK_VERSION session cluster from pyflink (python: \$LAKEHOUSE_PYTHON=$LAKEHOUSE_PYTHON),
+REST $REST_URL, JobManager RPC $FLINK_JM_RPC_PORT.
+
+Commands:
+  install                 fetch Kafka connector $FLINK_KAFKA_CONNECTOR_VERSION, Parquet ($FLINK_MAVEN_VERSION + Hadoop
+                          client $FLINK_HADOOP_VERSION) and the $FLINK_S3_PLUGIN plugin from Maven Central (once)
+  start                   build FLINK_HOME, write conf/config.yaml, start a JobManager and one
+                          TaskManager ($FLINK_TM_SLOTS slots), wait until REST /overview shows it
+  stop                    stop every TaskManager, then the JobManager
+  status                  processes, RSS, TaskManagers/slots/jobs from REST; exit 0 healthy,
+                          3 stopped, 1 unhealthy
+  start-taskmanager       start one more TaskManager, wait until it registers
+  stop-taskmanager [N]    stop TaskManager N (default: the newest one)
+  home                    print FLINK_HOME (bin/flink, conf/, lib/ for \`flink run -py\`)
+  cli ARGS...             run FLINK_HOME/bin/flink ARGS... against this cluster,
+                          e.g. cli run -d -py jobs/x.py ; cli list ; cli stop --savepointPath s3://...
+
+Memory: JobManager $FLINK_JM_MEMORY, TaskManager $FLINK_TM_MEMORY (process sizes). State backend RocksDB,
+checkpoints s3://$LAKEHOUSE_BUCKET/flink/checkpoints, savepoints s3://$LAKEHOUSE_BUCKET/flink/savepoints
+on $S3_ENDPOINT (writer identity). conf/config.yaml holds those keys: it lives in the state dir
+($FLINK_CONF), mode 600, never in the repo.
+Logs: $(log_file $JM), $(log_file "${TM_PREFIX}1") (console, WARN+);
+      full Flink logs in $FLINK_STATE/log
+EOF
+}
+
+# --- pyflink ----------------------------------------------------------------
+# Sets PYTHON_BIN (absolute, venv symlink kept: resolving it would leave the
+# venv), PYFLINK_DIR and PYFLINK_VERSION, or fails with a clear message.
+find_pyflink() {
+  local py out
+  py=$(command -v "$LAKEHOUSE_PYTHON" 2>/dev/null) ||
+    die "LAKEHOUSE_PYTHON=$LAKEHOUSE_PYTHON is not an executable. Point it at the Python that has apache-flink installed."
+  PYTHON_BIN=$(realpath -s "$py")
+  if ! out=$("$PYTHON_BIN" -c 'import os, pyflink, pyflink.version as v; print(os.path.dirname(pyflink.__file__)); print(v.__version__)' 2>&1); then
+    die "pyflink is not importable by $PYTHON_BIN (LAKEHOUSE_PYTHON). Install apache-flink==$FLINK_VERSION into that environment, or set LAKEHOUSE_PYTHON. ($(tail -n 1 <<<"$out"))"
+  fi
+  PYFLINK_DIR=$(sed -n 1p <<<"$out")
+  PYFLINK_VERSION=$(sed -n 2p <<<"$out")
+  [[ -f $PYFLINK_DIR/bin/config.sh && -d $PYFLINK_DIR/lib ]] ||
+    die "$PYFLINK_DIR has no bin/ and lib/ (a pyflink without its Flink distribution?)"
+  # The Maven artifacts in stack.env are matched to one Flink release.
+  [[ $PYFLINK_VERSION == "$FLINK_VERSION" ]] ||
+    die "pyflink at $PYTHON_BIN is $PYFLINK_VERSION but stack.env expects FLINK_VERSION=$FLINK_VERSION; install apache-flink==$FLINK_VERSION, or set FLINK_VERSION/FLINK_MAVEN_VERSION/FLINK_KAFKA_CONNECTOR_VERSION for $PYFLINK_VERSION"
+}
+
+# --- artifacts ----------------------------------------------------------------
+# Prints one path per line: jars for lib/, then "plugin:<jar>" for plugins/.
+fetch_artifacts() {
+  local dir j
+  maven_fetch org.apache.flink flink-sql-connector-kafka "$FLINK_KAFKA_CONNECTOR_VERSION"
+  # Parquet for the filesystem sink: flink-sql-parquet exists on Maven Central
+  # only for 2.3.0, so take flink-parquet of our minor with its parquet-*
+  # closure. Flink's own jars (provided by flink-dist) and logging are
+  # excluded; the shaded Hadoop client supplies the Configuration classes
+  # Parquet's writer needs.
+  dir=$(maven_closure flink-parquet \
+    --exclude 'org.apache.flink:*' --exclude 'org.slf4j:*' --exclude 'com.google.protobuf:*' \
+    "org.apache.flink:flink-parquet:$FLINK_MAVEN_VERSION" \
+    "org.apache.hadoop:hadoop-client-api:$FLINK_HADOOP_VERSION" \
+    "org.apache.hadoop:hadoop-client-runtime:$FLINK_HADOOP_VERSION")
+  for j in "$dir"/jars/*.jar; do printf '%s\n' "$j"; done
+  printf 'plugin:%s\n' "$(maven_fetch org.apache.flink "$FLINK_S3_PLUGIN" "$FLINK_MAVEN_VERSION")"
+}
+
+cmd_install() {
+  local t0
+  t0=$(date +%s.%N)
+  require_java17
+  fetch_artifacts >/dev/null
+  log "install done in $(elapsed_since "$t0")s"
+}
+
+# --- FLINK_HOME overlay ---------------------------------------------------------
+# bin/ is copied (Flink's scripts derive FLINK_HOME from their own resolved
+# location, so symlinked scripts would point back into site-packages); jars
+# are symlinked. Built in home.new and swapped in, never while running.
+build_home() {
+  local new=$FLINK_STATE/home.new item plugin_dir
+  rm -rf "$new"
+  mkdir -p "$new/lib" "$new/opt" "$new/conf" "$new/plugins"
+  cp -R "$PYFLINK_DIR/bin" "$new/bin"
+  for item in "$PYFLINK_DIR"/lib/*.jar; do ln -s "$item" "$new/lib/"; done
+  # opt/ keeps flink-python: `flink run -py` ships it with each Python job,
+  # as in Flink's own distribution.
+  for item in "$PYFLINK_DIR"/opt/*; do ln -s "$item" "$new/opt/"; done
+  cp "$PYFLINK_DIR"/conf/log4j*.properties "$PYFLINK_DIR"/conf/logback*.xml "$new/conf/"
+  # Benign warnings at every start, caused by Hadoop classes (for Parquet) on
+  # the classpath without a Hadoop cluster config: keep them out of the logs.
+  cat >>"$new/conf/log4j-console.properties" <<'EOF'
+
+# Added by infra/flink/flink.sh: no Hadoop cluster here, by design.
+logger.lh_hadoop_native.name = org.apache.hadoop.util.NativeCodeLoader
+logger.lh_hadoop_native.level = ERROR
+logger.lh_hadoop_utils.name = org.apache.flink.runtime.util.HadoopUtils
+logger.lh_hadoop_utils.level = ERROR
+logger.lh_tokens.name = org.apache.flink.runtime.security.token.DefaultDelegationTokenManager
+logger.lh_tokens.level = ERROR
+EOF
+  while IFS= read -r item; do
+    if [[ $item == plugin:* ]]; then
+      item=${item#plugin:}
+      # Plugins load in their own class loader from plugins/<name>/.
+      plugin_dir=$new/plugins/${FLINK_S3_PLUGIN#flink-}
+      mkdir -p "$plugin_dir"
+      ln -s "$item" "$plugin_dir/"
+    else
+      ln -s "$item" "$new/lib/"
+    fi
+  done < <(LH_QUIET=1 fetch_artifacts)
+  rm -rf "$FLINK_HOME_DIR"
+  mv "$new" "$FLINK_HOME_DIR"
+}
+
+# conf/config.yaml: pyflink's shipped defaults (they carry the --add-opens
+# flags Java 17 needs) with our settings on top, written flat ("a.b.c: v",
+# which Flink 2 reads) by PyYAML so any secret is quoted correctly.
+write_config() { # [OUT]
+  local out=${1:-$FLINK_CONF}
+  s3_credentials
+  mkdir -p "$FLINK_STATE/tmp" "$FLINK_STATE/log" "$FLINK_STATE/run" "$FLINK_STATE/web-upload"
+  (
+    umask 077
+    export FLINK_DEFAULT_CONF=$PYFLINK_DIR/conf/config.yaml OUT=$out.tmp
+    export PYTHON_BIN FLINK_STATE
+    "$PYTHON_BIN" - <<'EOF'
+import os
+import yaml  # PyYAML: a dependency of apache-beam, hence of apache-flink
+
+e = os.environ
+def flatten(d, prefix=""):
+    out = {}
+    for k, v in (d or {}).items():
+        key = f"{prefix}{k}"
+        out.update(flatten(v, key + ".") if isinstance(v, dict) else {key: v})
+    return out
+
+with open(e["FLINK_DEFAULT_CONF"]) as f:
+    conf = flatten(yaml.safe_load(f))
+host, state, bucket = e["LAKEHOUSE_BIND_HOST"], e["FLINK_STATE"], e["LAKEHOUSE_BUCKET"]
+conf.update({
+    # Loopback only, fixed ports from stack.env.
+    "jobmanager.rpc.address": host,
+    "jobmanager.rpc.port": int(e["FLINK_JM_RPC_PORT"]),
+    "jobmanager.bind-host": host,
+    "taskmanager.bind-host": host,
+    "taskmanager.host": host,
+    "taskmanager.rpc.port": e["FLINK_TM_RPC_PORTS"],
+    "blob.server.port": e["FLINK_BLOB_PORT"],
+    "rest.address": host,
+    "rest.bind-address": host,
+    "rest.port": int(e["FLINK_REST_PORT"]),
+    # Sizes for a 2-core / 24 GiB dev machine shared with Kafka, S3, Trino.
+    "jobmanager.memory.process.size": e["FLINK_JM_MEMORY"],
+    "taskmanager.memory.process.size": e["FLINK_TM_MEMORY"],
+    "taskmanager.numberOfTaskSlots": int(e["FLINK_TM_SLOTS"]),
+    "parallelism.default": 1,
+    # State and fault tolerance: RocksDB, incremental checkpoints on S3, and
+    # checkpoints kept on cancel so a job can be restored after a fix.
+    "state.backend.type": "rocksdb",
+    "execution.checkpointing.incremental": True,
+    "execution.checkpointing.dir": f"s3://{bucket}/flink/checkpoints",
+    "execution.checkpointing.savepoint-dir": f"s3://{bucket}/flink/savepoints",
+    "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
+    # A killed TaskManager is noticed in seconds rather than the 50 s default
+    # (failure tests kill TaskManagers on purpose).
+    "heartbeat.interval": 5000,
+    "heartbeat.timeout": 30000,
+    # S3 (flink-s3-fs-hadoop reads s3.* as fs.s3a.*): path-style, so
+    # SeaweedFS/MinIO endpoints work without bucket DNS names.
+    "s3.endpoint": e["S3_ENDPOINT"],
+    "s3.endpoint.region": e["S3_REGION"],
+    "s3.path.style.access": True,
+    "s3.access-key": e["S3_WRITER_ACCESS_KEY"],
+    "s3.secret-key": e["S3_WRITER_SECRET_KEY"],
+    # Python UDF workers and `flink run -py` use the env that has pyflink.
+    "python.executable": e["PYTHON_BIN"],
+    "python.client.executable": e["PYTHON_BIN"],
+    # Temp files, uploads, logs and pid files in the state dir, not /tmp.
+    "io.tmp.dirs": f"{state}/tmp",
+    "web.tmpdir": f"{state}/tmp",
+    "web.upload.dir": f"{state}/web-upload",
+    "blob.storage.directory": f"{state}/tmp",
+    "env.log.dir": f"{state}/log",
+    "env.pid.dir": f"{state}/run",
+})
+conf["env.java.opts.all"] = f'{conf.get("env.java.opts.all", "")} -Djava.io.tmpdir={state}/tmp'.strip()
+with open(e["OUT"], "w") as f:
+    f.write("# GENERATED by infra/flink/flink.sh at each start; holds S3 keys: do not commit.\n")
+    yaml.safe_dump(conf, f, default_flow_style=False, sort_keys=True, width=10**6)
+EOF
+  )
+  mv "$out.tmp" "$out"
+  [[ $out == "$FLINK_CONF" ]] || return 0
+  printf '%s\n' "$LAKEHOUSE_BIND_HOST:$FLINK_REST_PORT" >"$FLINK_HOME_DIR/conf/masters"
+  printf '%s\n' "$LAKEHOUSE_BIND_HOST" >"$FLINK_HOME_DIR/conf/workers"
+}
+
+# True when the running cluster was started with another configuration than
+# the one the environment gives now (S3 keys, LAKEHOUSE_PYTHON, ports...).
+config_changed() {
+  local candidate=$FLINK_STATE/config.candidate.yaml rc=1
+  [[ -f $FLINK_CONF ]] || return 0
+  write_config "$candidate"
+  cmp -s "$candidate" "$FLINK_CONF" || rc=0
+  rm -f "$candidate"
+  return $rc
+}
+
+# Environment for Flink's bin/ scripts.
+flink_env() {
+  export FLINK_HOME=$FLINK_HOME_DIR FLINK_CONF_DIR=$FLINK_HOME_DIR/conf
+  export FLINK_LOG_DIR=$FLINK_STATE/log FLINK_PID_DIR=$FLINK_STATE/run
+  export PYFLINK_CLIENT_EXECUTABLE=$PYTHON_BIN
+  # Names Flink's log files (flink-lakehouse-taskexecutor-0-HOST.log); it
+  # falls back to $USER, which is empty under CI and cron.
+  export FLINK_IDENT_STRING=lakehouse
+  # config.sh finds java through JAVA_HOME, else PATH: pin it to LAKEHOUSE_JAVA.
+  if [[ -z ${JAVA_HOME:-} ]]; then
+    JAVA_HOME=$(dirname "$(dirname "$(readlink -f "$(command -v "$LAKEHOUSE_JAVA")")")")
+    export JAVA_HOME
+  fi
+  # Console (= our service log) gets WARN and above; Flink's own log file in
+  # $FLINK_LOG_DIR keeps everything at INFO.
+  export JVM_ARGS="${JVM_ARGS:-} -Dconsole.log.level=WARN"
+}
+
+# --- REST ------------------------------------------------------------------------
+rest() { curl -fsS -m 5 "$REST_URL$1"; }
+tm_count() { rest /overview | jq -r '.taskmanagers'; }
+# Resource ids of registered TaskManagers, one per line.
+tm_ids() { rest /taskmanagers | jq -r '.taskmanagers[].id'; }
+
+rest_ready() { rest /overview >/dev/null; }
+tm_registered() { # RESOURCE_ID (captured first: `| grep -q` + pipefail can trip on SIGPIPE)
+  local ids
+  ids=$(tm_ids) || return 1
+  [[ $'\n'$ids$'\n' == *$'\n'"$1"$'\n'* ]]
+}
+
+tm_names() { # running TaskManager service names, oldest index first
+  local f
+  for f in "$RUN_DIR/$TM_PREFIX"*.pid; do
+    [[ -e $f ]] || continue
+    f=$(basename "$f" .pid)
+    service_pid "$f" >/dev/null && printf '%s\n' "$f"
+  done | sort -t- -k3 -n
+}
+
+# Launch TaskManager number N with a resource id that is unique per start, so
+# that waiting for "it registered" cannot be fooled by a dead predecessor the
+# JobManager still lists. Sets TM_RID.
+launch_tm() { # N
+  TM_RID=lakehouse-tm-$1-$(date +%s)
+  start_bg "$TM_PREFIX$1" "$FLINK_HOME_DIR/bin/taskmanager.sh" start-foreground -D "taskmanager.resource-id=$TM_RID"
+}
+
+wait_tm() { # N RESOURCE_ID
+  local name=$TM_PREFIX$1
+  if ! wait_until "$name" "$FLINK_START_TIMEOUT" "TaskManager $1 ($2) to register" tm_registered "$2"; then
+    show_log_tail "$(log_file "$name")"
+    die "TaskManager $1 did not register (log: $(log_file "$name"), full logs: $FLINK_STATE/log)"
+  fi
+  log "TaskManager $1 registered as $2"
+}
+
+start_tm() { # N
+  launch_tm "$1"
+  wait_tm "$1" "$TM_RID"
+}
+
+next_tm_index() {
+  local n=1
+  while service_pid "$TM_PREFIX$n" >/dev/null; do n=$((n + 1)); done
+  printf '%s\n' "$n"
+}
+
+# --- commands --------------------------------------------------------------------
+cmd_start() {
+  local t0 pid p
+  t0=$(date +%s.%N)
+  find_pyflink
+  require_cmd jq "Install jq (Debian: apt-get install -y jq); status reads Flink's REST answers with it."
+  if pid=$(service_pid $JM) && config_changed; then
+    # The configuration is only read at start (and holds the S3 keys).
+    log "running with another configuration than the environment gives now (S3 keys, python, ports?): restarting;" \
+      "$(rest /overview 2>/dev/null | jq -r '.["jobs-running"]' || echo '?') running job(s) stop (restore them from retained checkpoints or savepoints)"
+    cmd_stop
+  fi
+  if pid=$(service_pid $JM); then
+    if rest_ready; then
+      if [[ -n $(tm_names) ]]; then
+        log "already running (JobManager pid $pid, $(tm_count) TaskManager(s))"
+        return 0
+      fi
+      log "JobManager running without a TaskManager: starting one"
+      flink_env
+      start_tm "$(next_tm_index)"
+      return 0
+    fi
+    die "JobManager pid $pid is running but $REST_URL does not answer: run '$0 stop' then start again (log: $(log_file $JM))"
+  fi
+  require_java17
+  for p in "$FLINK_REST_PORT" "$FLINK_JM_RPC_PORT" "$FLINK_BLOB_PORT"; do
+    require_port_free "$p" "Flink"
+  done
+  build_home
+  # Nothing runs: leftovers of earlier processes (tm_* dirs, distributed
+  # caches, RocksDB working dirs; checkpoints are on S3) can go.
+  rm -rf "$FLINK_STATE/tmp"
+  write_config
+  flink_env
+  start_bg $JM "$FLINK_HOME_DIR/bin/jobmanager.sh" start-foreground
+  # The TaskManager starts right away, not after the JobManager is up: each
+  # spends ~10 s in Flink's launcher scripts and JVM start-up, and a
+  # TaskManager simply retries until the JobManager answers.
+  launch_tm 1
+  if ! wait_until $JM "$FLINK_START_TIMEOUT" "REST $REST_URL/overview" rest_ready; then
+    show_log_tail "$(log_file $JM)"
+    stop_service "${TM_PREFIX}1" "$FLINK_STOP_TIMEOUT"
+    stop_service $JM "$FLINK_STOP_TIMEOUT"
+    die "JobManager did not come up (log: $(log_file $JM), full logs: $FLINK_STATE/log)"
+  fi
+  log "JobManager up after $(elapsed_since "$t0")s"
+  wait_tm 1 "$TM_RID"
+  log "healthy on $REST_URL ($(tm_count) TaskManager), started in $(elapsed_since "$t0")s"
+}
+
+cmd_stop() {
+  local name
+  # TaskManagers first: the JobManager then sees an orderly disconnect.
+  for name in $(tm_names); do stop_service "$name" "$FLINK_STOP_TIMEOUT"; done
+  stop_service $JM "$FLINK_STOP_TIMEOUT"
+}
+
+cmd_status() {
+  local name overview rc=0
+  service_status_line $JM "rest $REST_URL"
+  for name in $(tm_names); do service_status_line "$name"; done
+  service_pid $JM >/dev/null || return 3
+  if ! overview=$(rest /overview 2>/dev/null); then
+    log "JobManager running but $REST_URL does not answer"
+    return 1
+  fi
+  jq -r '"  taskmanagers \(.taskmanagers), slots \(.["slots-available"])/\(.["slots-total"]) free, jobs running \(.["jobs-running"]), finished \(.["jobs-finished"]), failed \(.["jobs-failed"]), cancelled \(.["jobs-cancelled"]) (Flink \(.["flink-version"]))"' <<<"$overview"
+  [[ $(jq -r .taskmanagers <<<"$overview") -ge 1 ]] || { log "no TaskManager registered"; rc=1; }
+  return $rc
+}
+
+cmd_start_taskmanager() {
+  find_pyflink
+  if ! service_pid $JM >/dev/null || ! rest_ready; then
+    die "the JobManager is not running: use '$0 start'"
+  fi
+  flink_env
+  start_tm "$(next_tm_index)"
+}
+
+cmd_stop_taskmanager() {
+  local name
+  if (($#)); then
+    name=$TM_PREFIX$1
+  else
+    name=$(tm_names | tail -n 1)
+    [[ -n $name ]] || { log "no TaskManager running"; return 0; }
+  fi
+  stop_service "$name" "$FLINK_STOP_TIMEOUT"
+}
+
+cmd_cli() {
+  find_pyflink
+  [[ -x $FLINK_HOME_DIR/bin/flink ]] || die "no FLINK_HOME yet: run '$0 start' (or install) first"
+  flink_env
+  exec "$FLINK_HOME_DIR/bin/flink" "$@"
+}
+
+main() {
+  local cmd=${1:-}
+  (($#)) && shift
+  case $cmd in
+  install)
+    find_pyflink
+    cmd_install
+    # Refresh the overlay too, unless a running cluster is using it, so
+    # `flink.sh cli` works before the first start.
+    if ! service_pid $JM >/dev/null; then
+      build_home
+      write_config
+    fi
+    log "FLINK_HOME: $FLINK_HOME_DIR"
+    ;;
+  start) cmd_start ;;
+  stop) cmd_stop ;;
+  status) cmd_status ;;
+  start-taskmanager) cmd_start_taskmanager ;;
+  stop-taskmanager) cmd_stop_taskmanager "$@" ;;
+  home) printf '%s\n' "$FLINK_HOME_DIR" ;;
+  cli) cmd_cli "$@" ;;
+  -h | --help | help) usage ;;
+  *) usage >&2; exit 2 ;;
+  esac
+}
+
+main "$@"
