@@ -8,13 +8,22 @@ help: ## list the targets
 run: ## run the pipeline on the embedded mini-cluster (no services) and print a summary
 	@$(ENV) python -m lakehouse run
 
-test: ## run every test: unit, then the embedded pipeline against the reference model
+test: ## run every test: unit, embedded pipeline, then the local stack (Kafka, S3, Flink cluster)
 	@$(ENV) python -m pytest
 
 unit: ## run the fast unit tests only
 	@$(ENV) python -m pytest -m "not integration"
 
+stack-up: ## start the local stack: Kafka, SeaweedFS S3, Flink session cluster (127.0.0.1)
+	@$(ENV) infra/stack.sh up
+
+stack-status: ## report each service of the local stack
+	@$(ENV) infra/stack.sh status
+
+stack-down: ## stop the local stack
+	@$(ENV) infra/stack.sh down
+
 lint: ## ruff lint and format check
 	@$(ENV) ruff check . && $(ENV) ruff format --check .
 
-.PHONY: help run test unit lint
+.PHONY: help run test unit lint stack-up stack-status stack-down

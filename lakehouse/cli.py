@@ -162,6 +162,18 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_maintain(args: argparse.Namespace) -> int:
+    from lakehouse import maintenance
+
+    settings = _settings(args)
+    for result in maintenance.maintain(settings, retention_hours=args.retention_hours, dry_run=args.dry_run):
+        _log(
+            f"{result.table}: compacted {result.files_removed} files into {result.files_added}, "
+            f"{'would vacuum' if args.dry_run else 'vacuumed'} {result.vacuumed} files (version {result.version})"
+        )
+    return 0
+
+
 def _log(message: str) -> None:
     print(message, flush=True)
 
@@ -211,6 +223,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("job_id", nargs="?", help="the job id (cancel, stop)")
     p.add_argument("--savepoint-dir", help="savepoint target directory for stop (default: the cluster's)")
     p.set_defaults(func=cmd_jobs)
+    p = sub.add_parser("maintain", parents=[common], help="compact and vacuum every table (safe while jobs write)")
+    p.add_argument(
+        "--retention-hours",
+        type=int,
+        default=168,
+        help="keep files any version of the last N hours needs; longer than your oldest savepoint (default 168)",
+    )
+    p.add_argument("--dry-run", action="store_true", help="only list what vacuum would delete; no compaction")
+    p.set_defaults(func=cmd_maintain)
     p = sub.add_parser(
         "summary", parents=[common], help="rows per table, anomalies and hourly revenue, read from Delta"
     )

@@ -13,9 +13,10 @@ Invariants (what makes every row land once):
 4. Every commit records its provenance: a Delta application transaction
    (app_id "<job>/<table>", version = commit sequence) and commitInfo metadata naming the job,
    the table, the staging files and the row counts. ``lakehouse history`` shows them.
-5. A concurrent writer makes the commit fail; the committer re-reads the table and merges the
-   same batch again against the new snapshot: because the merge is keyed, that is "re-read and
-   decide", not a blind retry.
+5. A concurrent writer makes the commit fail, or a compaction and vacuum remove a file of the
+   snapshot the merge was reading; the committer re-reads the table and merges the same batch
+   again against the new snapshot: because the merge is keyed, that is "re-read and decide",
+   not a blind retry.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 from deltalake import CommitProperties, DeltaTable, Transaction
-from deltalake.exceptions import CommitFailedError
+from deltalake.exceptions import CommitFailedError, DeltaError
 
 from lakehouse import storage, tables
 from lakehouse.config import Settings
@@ -119,6 +120,15 @@ def dedupe(batch: pa.Table, key: tuple[str, ...]) -> pa.Table:
     return batch.take(pc.take(rows, pc.sort_indices(rows)))
 
 
+def _snapshot_moved(error: Exception) -> bool:
+    """True when the table changed under the merge: a conflicting commit, or a compaction plus
+    vacuum removed a file of the snapshot it read. Both mean: re-read the table and decide again."""
+    if isinstance(error, CommitFailedError):
+        return True
+    message = str(error)
+    return "not found" in message or "No such file" in message or "NoSuchKey" in message
+
+
 def _merge(settings: Settings, spec: TableSpec, batch: pa.Table, files: list[str]) -> tuple[int, int]:
     batch = dedupe(batch, spec.key)
     predicate = " and ".join(f"t.`{k}` = s.`{k}`" for k in spec.key)
@@ -154,8 +164,8 @@ def _merge(settings: Settings, spec: TableSpec, batch: pa.Table, files: list[str
                 .when_not_matched_insert_all()
                 .execute()
             )
-        except CommitFailedError:
-            if attempt == _CONFLICT_RETRIES - 1:
+        except (CommitFailedError, DeltaError) as error:
+            if attempt == _CONFLICT_RETRIES - 1 or not _snapshot_moved(error):
                 raise
             time.sleep(0.2 * (attempt + 1))
             continue
