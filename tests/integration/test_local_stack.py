@@ -1,0 +1,114 @@
+"""The pipeline on the real local stack: Kafka -> `flink run` on the session cluster -> Delta on S3.
+
+Each test uses its own topics, table root, staging root and job name, so runs never see each
+other's data. The tables must reach the reference model's content exactly once per key.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from lakehouse import committer, config, flink_cluster, generator, producer, rules, tables
+from tests.compare import diff, read_rows
+from tests.reference import Model
+
+pytestmark = pytest.mark.integration
+
+# About 68,000 events over one hour of event time, produced before the job starts.
+GEN = generator.GeneratorConfig(orders_per_second=4.0)
+DEADLINE_SECONDS = 420
+
+
+@pytest.fixture(scope="module")
+def run_settings(local_stack):
+    run = uuid.uuid4().hex[:8]
+    return config.load(
+        "local",
+        topic_prefix=f"it{run}-",
+        table_root=f"s3://lakehouse/it-{run}/tables",
+        staging_root=f"s3://lakehouse/it-{run}/staging",
+        job_name=f"it-{run}",
+    )
+
+
+def _env(settings: config.Settings) -> dict[str, str]:
+    return {
+        "LAKEHOUSE_TOPIC_PREFIX": settings.topic_prefix,
+        "LAKEHOUSE_TABLE_ROOT": settings.table_root,
+        "LAKEHOUSE_STAGING_ROOT": settings.staging_root,
+        "LAKEHOUSE_JOB_NAME": settings.job_name,
+    }
+
+
+@pytest.fixture(scope="module")
+def pipeline_on_stack(run_settings):
+    settings = run_settings
+    dataset = generator.generate(GEN)
+    model = Model(dataset, rules.load(settings.rules_file))
+    producer.ensure_topics(settings.kafka_bootstrap, settings.topic_prefix)
+    produced = producer.produce(dataset, bootstrap=settings.kafka_bootstrap, prefix=settings.topic_prefix, log=print)
+    committer.ensure_tables(settings)
+    job_id = flink_cluster.submit(settings, env=_env(settings))
+    expected = {spec.name: len(model.tables[spec.name]) for spec in tables.ALL}
+    counts: dict[str, int] = {}
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    try:
+        while time.monotonic() < deadline:
+            committer.commit_pending(settings)
+            counts = {
+                spec.name: len(
+                    read_rows(committer.table_uri(settings, spec), spec, storage_options=settings.storage_options())
+                )
+                for spec in tables.ALL
+            }
+            if counts == expected:
+                break
+            state = flink_cluster.job_state(settings, job_id)
+            assert state == "RUNNING", f"job {job_id} is {state}"
+            time.sleep(5)
+    finally:
+        flink_cluster.cancel(settings, job_id)
+    return settings, model, produced, counts, expected
+
+
+def test_flink_run_job_writes_the_reference_tables_to_s3_exactly_once(pipeline_on_stack):
+    settings, model, produced, counts, expected = pipeline_on_stack
+    print(f"produced {produced:,} events; table rows {counts}")
+    problems = []
+    for spec in tables.ALL:
+        rows = read_rows(committer.table_uri(settings, spec), spec, storage_options=settings.storage_options())
+        problems += diff(spec, rows, model.tables[spec.name])
+    assert not problems, "\n".join(problems)
+    assert counts == expected
+
+
+def test_the_reader_identity_can_list_and_read_but_not_write(pipeline_on_stack):
+    settings = pipeline_on_stack[0]
+    reader = boto3.client(
+        "s3",
+        endpoint_url=settings.s3_endpoint,
+        aws_access_key_id=os.environ["S3_READER_ACCESS_KEY"],
+        aws_secret_access_key=os.environ["S3_READER_SECRET_KEY"],
+        region_name=settings.s3_region,
+        config=Config(s3={"addressing_style": "path"}),
+    )
+    prefix = settings.table_root.split("/", 3)[3]
+    listed = reader.list_objects_v2(Bucket=settings.s3_bucket, Prefix=prefix + "/gold/order_metrics_1h/_delta_log/")
+    keys = [item["Key"] for item in listed.get("Contents", [])]
+    assert keys, "the reader lists the Delta log"
+    assert reader.get_object(Bucket=settings.s3_bucket, Key=keys[0])["Body"].read()
+    for call in (
+        lambda: reader.put_object(Bucket=settings.s3_bucket, Key=prefix + "/reader-was-here", Body=b"x"),
+        lambda: reader.delete_object(Bucket=settings.s3_bucket, Key=keys[0]),
+    ):
+        with pytest.raises(ClientError) as refused:
+            call()
+        assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    assert reader.get_object(Bucket=settings.s3_bucket, Key=keys[0])["Body"].read(), "nothing was deleted"
