@@ -23,7 +23,16 @@ stack-status: ## report each service of the local stack
 stack-down: ## stop the local stack
 	@$(ENV) infra/stack.sh down
 
+trino-up: ## start Trino on the local stack's S3 and register the tables (s3://lakehouse/tables)
+	@$(ENV) infra/trino/trino.sh start && $(ENV) python -m lakehouse trino register --profile local
+
+trino-down: ## stop Trino
+	@$(ENV) infra/trino/trino.sh stop
+
+reports: ## run the batch daily report, then every Trino report of sql/trino/ (local profile)
+	@$(ENV) python -m lakehouse batch-report --profile local && $(ENV) python -m lakehouse trino reports
+
 lint: ## ruff lint and format check
 	@$(ENV) ruff check . && $(ENV) ruff format --check .
 
-.PHONY: help run test unit lint stack-up stack-status stack-down
+.PHONY: help run test unit lint stack-up stack-status stack-down trino-up trino-down reports

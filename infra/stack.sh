@@ -1,27 +1,28 @@
 #!/usr/bin/env bash
 # The whole local stack in dependency order: S3 (SeaweedFS) first, because
-# Flink keeps checkpoints there; Kafka next; the Flink session cluster last.
+# Flink keeps checkpoints there; Kafka next; the Flink session cluster, then
+# Trino (it only reads the Delta tables on S3).
 set -euo pipefail
 # shellcheck disable=SC2034  # read by log() in lib.sh
 LH_SERVICE=stack
 # shellcheck source=lib.sh
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 
-SERVICES=(s3 kafka flink)
+SERVICES=(s3 kafka flink trino)
 
 usage() {
   cat <<EOF
 Usage: $(basename "$0") COMMAND
 
-Local lakehouse stack on $LAKEHOUSE_BIND_HOST: S3 (SeaweedFS) -> Kafka -> Flink session cluster.
+Local lakehouse stack on $LAKEHOUSE_BIND_HOST: S3 (SeaweedFS) -> Kafka -> Flink session cluster -> Trino.
 
 Commands:
   install   download everything once into $CACHE_DIR
             (a second run downloads nothing and prints "cached" lines)
-  up        start S3, create bucket '$LAKEHOUSE_BUCKET', start Kafka, start Flink; each
+  up        start S3, create bucket '$LAKEHOUSE_BUCKET', start Kafka, Flink, then Trino; each
             must be healthy before the next starts. A service already up is left alone.
             On failure: which service, its log path and the log's tail.
-  down      stop Flink, Kafka, then S3 (only the processes these scripts started)
+  down      stop Trino, Flink, Kafka, then S3 (only the processes these scripts started)
   status    one line per process (pid, uptime, RSS) and health; exit 0 when all healthy
   env       print client settings as shell assignments, no secrets:
             eval "\$($0 env)"
@@ -29,7 +30,7 @@ Commands:
 Flink needs pyflink: \$LAKEHOUSE_PYTHON (now: $LAKEHOUSE_PYTHON) must import it.
 Versions and ports: infra/stack.env (each overridable from the environment).
 Keys: infra/.env.example. State: $STATE_DIR. Logs: $LOG_DIR.
-Per-service scripts: infra/s3/s3.sh, infra/kafka/kafka.sh, infra/flink/flink.sh (each has -h).
+Per-service scripts: infra/s3/s3.sh, infra/kafka/kafka.sh, infra/flink/flink.sh, infra/trino/trino.sh (each has -h).
 EOF
 }
 
@@ -120,6 +121,7 @@ S3_ENDPOINT=$(printf %q "$S3_ENDPOINT")
 S3_REGION=$(printf %q "$S3_REGION")
 FLINK_REST_URL=http://$LAKEHOUSE_BIND_HOST:$FLINK_REST_PORT
 FLINK_HOME=$(printf %q "$STATE_DIR/flink/home")
+TRINO_URL=http://$LAKEHOUSE_BIND_HOST:$TRINO_HTTP_PORT
 EOF
 }
 

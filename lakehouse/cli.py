@@ -240,6 +240,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("table", help="e.g. silver.orders_enriched")
     p.add_argument("--limit", type=int, default=20, help="newest commits to show (default 20)")
     p.set_defaults(func=cmd_history)
+    from lakehouse import batch_report, trino
+
+    trino.add_commands(sub, common)
+    batch_report.add_commands(sub, common)
     return parser
 
 

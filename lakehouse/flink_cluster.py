@@ -90,21 +90,43 @@ def cancel(settings: Settings, job_id: str) -> None:
     _rest(settings, f"/jobs/{job_id}", method="PATCH")
 
 
-def stop_with_savepoint(settings: Settings, job_id: str, *, target: str | None = None, timeout: float = 300) -> str:
-    """Stop a job with a savepoint (drained of nothing: windows stay open) and return its path."""
+def wait_all_tasks_running(settings: Settings, job_id: str, *, timeout: float = 180) -> None:
+    """Wait until every task of the job runs: a job can be RUNNING while tasks still deploy after
+    a restart, and a checkpoint or savepoint triggered then fails."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = _rest(settings, f"/jobs/{job_id}")
+        if job["state"] == "RUNNING" and all(v["status"] == "RUNNING" for v in job["vertices"]):
+            return
+        time.sleep(1)
+    raise TimeoutError(f"tasks of {job_id} not all running after {timeout:.0f}s")
+
+
+def stop_with_savepoint(
+    settings: Settings, job_id: str, *, target: str | None = None, timeout: float = 300, attempts: int = 3
+) -> str:
+    """Stop a job with a savepoint (not drained: windows stay open for the restored job) and
+    return its path. A savepoint refused because tasks are not running yet is tried again."""
     body = {"drain": False, "formatType": "CANONICAL"}
     if target:
         body["targetDirectory"] = target
-    trigger = _rest(settings, f"/jobs/{job_id}/stop", method="POST", body=body)["request-id"]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = _rest(settings, f"/jobs/{job_id}/savepoints/{trigger}")
-        if status["status"]["id"] == "COMPLETED":
-            operation = status["operation"]
-            if "failure-cause" in operation:
-                raise RuntimeError(
-                    f"stop-with-savepoint failed: {operation['failure-cause'].get('stack-trace', '')[:2000]}"
-                )
+    for attempt in range(attempts):
+        wait_all_tasks_running(settings, job_id)
+        trigger = _rest(settings, f"/jobs/{job_id}/stop", method="POST", body=body)["request-id"]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = _rest(settings, f"/jobs/{job_id}/savepoints/{trigger}")
+            if status["status"]["id"] == "COMPLETED":
+                break
+            time.sleep(1)
+        else:
+            raise TimeoutError(f"savepoint of {job_id} not complete after {timeout:.0f}s")
+        operation = status["operation"]
+        if "failure-cause" not in operation:
             return operation["location"]
-        time.sleep(1)
-    raise TimeoutError(f"savepoint of {job_id} not complete after {timeout:.0f}s")
+        cause = operation["failure-cause"].get("stack-trace", "")
+        retryable = "not being executed" in cause or "not running" in cause
+        if attempt == attempts - 1 or not retryable:
+            raise RuntimeError(f"stop-with-savepoint failed: {cause[:2000]}")
+        time.sleep(5)
+    raise AssertionError("unreachable")

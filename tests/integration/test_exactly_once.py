@@ -1,0 +1,159 @@
+"""Exactly once under failure: TaskManagers killed with SIGKILL mid-stream, then a stop with a
+savepoint and a restore, while events flow from Kafka and the committer keeps committing.
+
+At the end every event must be in silver exactly once (by event id), every window row exactly
+once, and every table must equal the reference model.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from lakehouse import committer, config, flink_cluster, generator, producer, rules, tables
+from tests.compare import diff, read_rows
+from tests.reference import Model
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+FLINK = REPO / "infra" / "flink" / "flink.sh"
+# About 118,000 order events over one hour of event time.
+GEN = generator.GeneratorConfig(orders_per_second=7.0)
+PRODUCE_RATE = 1_500  # events per second: production lasts about 80 s, so the kills land mid-stream
+KILLS = 3
+DEADLINE_SECONDS = 600
+
+
+def _state_dir() -> Path:
+    return Path(os.environ.get("LAKEHOUSE_STATE_DIR", Path.home() / ".local/state/lakehouse"))
+
+
+def _kill_newest_taskmanager() -> int:
+    """SIGKILL the newest TaskManager this project's scripts started (by its pid file)."""
+    pid_files = sorted(
+        (_state_dir() / "run").glob("flink-taskmanager-*.pid"), key=lambda p: int(p.stem.rsplit("-", 1)[1])
+    )
+    for pid_file in reversed(pid_files):
+        pid = int(pid_file.read_text().split()[0])  # "<pid> <start time>"
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            continue
+        return pid
+    raise AssertionError("no running TaskManager to kill")
+
+
+def _start_taskmanager() -> None:
+    started = subprocess.run([str(FLINK), "start-taskmanager"], capture_output=True, text=True, timeout=180)
+    assert started.returncode == 0, started.stderr[-2000:]
+
+
+def test_every_event_and_window_lands_once_across_kills_and_a_savepoint_restore(local_stack):
+    run = uuid.uuid4().hex[:8]
+    settings = config.load(
+        "local",
+        topic_prefix=f"eo{run}-",
+        table_root=f"s3://lakehouse/eo-{run}/tables",
+        staging_root=f"s3://lakehouse/eo-{run}/staging",
+        job_name=f"eo-{run}",
+        checkpoint_interval_ms=3000,
+    )
+    env = {
+        "LAKEHOUSE_TOPIC_PREFIX": settings.topic_prefix,
+        "LAKEHOUSE_TABLE_ROOT": settings.table_root,
+        "LAKEHOUSE_STAGING_ROOT": settings.staging_root,
+        "LAKEHOUSE_JOB_NAME": settings.job_name,
+        "LAKEHOUSE_CHECKPOINT_INTERVAL_MS": str(settings.checkpoint_interval_ms),
+    }
+    dataset = generator.generate(GEN)
+    model = Model(dataset, rules.load(settings.rules_file))
+    order_events = sum(1 for r in dataset.orders)
+    assert order_events >= 100_000
+    producer.ensure_topics(settings.kafka_bootstrap, settings.topic_prefix)
+    committer.ensure_tables(settings)
+    job_id = flink_cluster.submit(settings, env=env)
+
+    stop = threading.Event()
+    failures: list[BaseException] = []
+
+    def commit_loop() -> None:
+        while not stop.is_set():
+            try:
+                committer.commit_pending(settings)
+            except BaseException as error:  # noqa: BLE001 - surfaced by the assertion below
+                failures.append(error)
+                return
+            time.sleep(2)
+
+    def produce() -> None:
+        try:
+            producer.produce(
+                dataset,
+                bootstrap=settings.kafka_bootstrap,
+                prefix=settings.topic_prefix,
+                events_per_second=PRODUCE_RATE,
+                log=lambda _m: None,
+                progress_seconds=3600,
+            )
+        except BaseException as error:  # noqa: BLE001
+            failures.append(error)
+
+    committing = threading.Thread(target=commit_loop, daemon=True)
+    producing = threading.Thread(target=produce, daemon=True)
+    committing.start()
+    started = time.monotonic()
+    producing.start()
+    killed, savepoint, counts = [], None, {}
+    chaos = random.Random(int(run, 16))
+    kill_times = sorted(chaos.uniform(10, 60) for _ in range(KILLS))
+    killed_at = []
+    expected = {spec.name: len(model.tables[spec.name]) for spec in tables.ALL}
+    try:
+        for at in kill_times:
+            time.sleep(max(0.0, at - (time.monotonic() - started)))
+            killed.append(_kill_newest_taskmanager())
+            killed_at.append(round(time.monotonic() - started))
+            _start_taskmanager()
+            flink_cluster.wait_all_tasks_running(settings, job_id)
+        producing.join(timeout=300)
+        assert not producing.is_alive(), "the producer did not finish"
+
+        savepoint = flink_cluster.stop_with_savepoint(settings, job_id)
+        job_id = flink_cluster.submit(settings, savepoint=savepoint, env=env)
+
+        deadline = time.monotonic() + DEADLINE_SECONDS
+        while time.monotonic() < deadline and not failures and counts != expected:
+            time.sleep(5)
+            counts = {spec.name: _count(settings, spec) for spec in tables.ALL}
+    finally:
+        stop.set()
+        if flink_cluster.job_state(settings, job_id) == "RUNNING":
+            flink_cluster.cancel(settings, job_id)
+        producing.join(timeout=300)
+        committing.join(timeout=120)
+    assert not failures, failures
+    committer.commit_pending(settings)
+
+    problems = []
+    for spec in tables.ALL:
+        rows = read_rows(committer.table_uri(settings, spec), spec, storage_options=settings.storage_options())
+        problems += diff(spec, rows, model.tables[spec.name])
+    print(
+        f"killed TaskManagers {killed} at {killed_at} s (planned {[round(t) for t in kill_times]}), "
+        f"restored from {savepoint}; "
+        f"checked {order_events:,} order events: {counts}"
+    )
+    assert not problems, "\n".join(problems)
+
+
+def _count(settings, spec) -> int:
+    return len(read_rows(committer.table_uri(settings, spec), spec, storage_options=settings.storage_options()))

@@ -1,0 +1,393 @@
+"""Trino and the batch report on the pipeline's Delta tables in S3, compared with the reference model.
+
+The embedded pipeline writes every table under a unique S3 prefix; Trino (reader identity, local
+file metastore) registers them under bronze/silver/gold -- re-pointing those schemas' tables at
+this run's prefix -- and every report of sql/trino/ must equal the same report computed in pure
+Python from tests/reference.py. The polars batch report must agree row for row with the Trino
+report at the same table versions, and Trino's time travel must read what deltalake reads.
+
+26 hours of event time at 0.1 orders/s (about 45,000 events): two days for the daily reports and
+more than the 24 hours the hourly report keeps, in about two minutes of pipeline.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import uuid
+from collections import defaultdict
+from datetime import timedelta
+from fractions import Fraction
+
+import boto3
+import pytest
+import trino
+from botocore.config import Config
+from deltalake import DeltaTable
+
+from lakehouse import batch_report, committer, config, embedded, generator, rules, tables
+from lakehouse import trino as lakehouse_trino
+from tests.compare import diff, read_rows
+from tests.integration.trino_fixtures import trino_server  # noqa: F401 - a fixture
+from tests.reference import Model
+
+pytestmark = pytest.mark.integration
+
+GEN = generator.GeneratorConfig(minutes=26 * 60, orders_per_second=0.1)
+REL_TOL = 1e-9
+STATUSES = ("ORDER_PLACED", "PAYMENT_RECEIVED", "STOCK_RESERVED", "SHIPPED", "DELIVERED", "CANCELLED")
+
+
+# --- fixtures --------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def settings(local_stack, tmp_path_factory) -> config.Settings:
+    run = uuid.uuid4().hex[:8]
+    return config.load(
+        "embedded",
+        data_dir=tmp_path_factory.mktemp("trino"),
+        table_root=f"s3://lakehouse/it-trino-{run}/tables",
+        s3_endpoint=os.environ.get("LAKEHOUSE_S3_ENDPOINT") or os.environ.get("S3_ENDPOINT") or "http://127.0.0.1:8333",
+    )
+
+
+@pytest.fixture(scope="module")
+def model(settings) -> Model:
+    return Model(generator.generate(GEN), rules.load(settings.rules_file))
+
+
+@pytest.fixture(scope="module")
+def pipeline(settings) -> dict[str, int]:
+    embedded.prepare_input(settings, GEN)
+    inserted = embedded.run_pipeline(settings)
+    assert inserted["silver.order_events"] > 0
+    return inserted
+
+
+@pytest.fixture(scope="module")
+def conn(trino_server, pipeline, settings):  # noqa: F811 - pytest injects the imported fixture
+    with lakehouse_trino.connect(trino_server) as connection:
+        outcome = lakehouse_trino.register_tables(connection, settings)
+        assert set(outcome) == {spec.name for spec in tables.ALL}
+        yield connection
+
+
+@pytest.fixture(scope="module")
+def batch(conn, settings) -> batch_report.RunResult:
+    result = batch_report.run(settings)
+    assert result.version is not None, "the first run writes gold.daily_report"
+    lakehouse_trino.register_tables(conn, settings, (batch_report.DAILY_REPORT,))
+    return result
+
+
+# --- helpers ---------------------------------------------------------------------------------
+def _close(actual, expected) -> bool:
+    if isinstance(expected, float) and isinstance(actual, (int, float)):
+        return math.isclose(actual, expected, rel_tol=REL_TOL, abs_tol=1e-9)
+    return actual == expected
+
+
+def _compare(name: str, actual: list[dict], expected: list[dict], key: tuple[str, ...]) -> list[str]:
+    """Differences between two ordered row lists: same keys in the same order, same values."""
+    problems = []
+    if actual and expected and set(actual[0]) != set(expected[0]):
+        problems.append(f"{name}: columns {sorted(actual[0])} != expected {sorted(expected[0])}")
+    actual_keys = [tuple(row[k] for k in key) for row in actual]
+    expected_keys = [tuple(row[k] for k in key) for row in expected]
+    if actual_keys != expected_keys:
+        missing = [k for k in expected_keys if k not in set(actual_keys)]
+        extra = [k for k in actual_keys if k not in set(expected_keys)]
+        problems.append(
+            f"{name}: {len(actual_keys)} rows, expected {len(expected_keys)}; "
+            f"missing {missing[:3]}, unexpected {extra[:3]}"
+            + ("" if missing or extra else "; same keys in another order")
+        )
+        return problems
+    for a, e in zip(actual, expected, strict=True):
+        for column, value in e.items():
+            if not _close(a.get(column), value):
+                problems.append(
+                    f"{name} {tuple(e[k] for k in key)} {column}: got {a.get(column)!r}, expected {value!r}"
+                )
+    return problems[:20]
+
+
+def _rows(model: Model, spec: tables.TableSpec) -> list[dict]:
+    return list(model.tables[spec.name].values())
+
+
+def _nearest_rank(sorted_values: list[float], p: Fraction) -> float:
+    """The smallest value with at least a fraction p of the values at or below it."""
+    return sorted_values[math.ceil(p * len(sorted_values)) - 1]
+
+
+# --- the reports, computed from the reference model -------------------------------------------
+def expected_hourly_revenue_by_region(model: Model) -> list[dict]:
+    metrics = _rows(model, tables.METRICS_1H)
+    last_hour = max(row["window_start"] for row in metrics)
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for row in metrics:
+        if row["window_start"] > last_hour - timedelta(hours=24):
+            groups[(row["window_start"], row["region"])].append(row)
+    out = []
+    for (hour, region), rows in sorted(groups.items()):
+        orders = sum(r["order_count"] for r in rows)
+        revenue = math.fsum(r["revenue_eur"] for r in rows)
+        out.append(
+            {
+                "hour": hour,
+                "region": region,
+                "orders": orders,
+                "revenue_eur": revenue,
+                "avg_order_value_eur": revenue / orders,
+            }
+        )
+    return out
+
+
+def expected_anomalies_by_rule_and_day(model: Model) -> list[dict]:
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for row in _rows(model, tables.ANOMALIES):
+        groups[(row["window_start"].date(), row["rule_id"])].append(row)
+    return [
+        {
+            "day": day,
+            "rule_id": rule_id,
+            "rule_kind": rows[0]["rule_kind"],
+            "level": rows[0]["level"],
+            "firings": len(rows),
+            "regions": len({r["region"] for r in rows}),
+            "categories": len({r["category"] for r in rows}),
+            "first_window_start": min(r["window_start"] for r in rows),
+            "last_window_start": max(r["window_start"] for r in rows),
+            "max_observed": max(r["observed"] for r in rows),
+        }
+        for (day, rule_id), rows in sorted(groups.items())
+    ]
+
+
+def expected_top_categories(model: Model) -> list[dict]:
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for row in _rows(model, tables.ORDERS_ENRICHED):
+        groups[(row["region"], row["category"])].append(row)
+    by_region: dict[str, list[dict]] = defaultdict(list)
+    for (region, category), rows in groups.items():
+        revenue = math.fsum(r["amount_eur"] for r in rows)
+        by_region[region].append(
+            {
+                "region": region,
+                "category": category,
+                "orders": len(rows),
+                "revenue_eur": revenue,
+                "avg_order_value_eur": revenue / len(rows),
+                "customers": len({r["customer_id"] for r in rows}),
+            }
+        )
+    out = []
+    for _region, rows in sorted(by_region.items()):
+        total = math.fsum(r["revenue_eur"] for r in rows)
+        for row in rows:
+            row["revenue_rank"] = 1 + sum(1 for other in rows if other["revenue_eur"] > row["revenue_eur"])
+            row["share_of_region_revenue"] = row["revenue_eur"] / total
+        out += sorted((r for r in rows if r["revenue_rank"] <= 3), key=lambda r: (r["revenue_rank"], r["category"]))
+    return out
+
+
+def expected_order_status_funnel(model: Model) -> list[dict]:
+    reached: dict[tuple[str, str], object] = {}
+    for row in _rows(model, tables.ORDER_EVENTS):
+        key = (row["order_id"], row["event_type"])
+        reached[key] = min(reached.get(key, row["event_time"]), row["event_time"])
+    placed = {order_id: at for (order_id, status), at in reached.items() if status == "ORDER_PLACED"}
+    out = []
+    for step, status in enumerate(STATUSES, start=1):
+        orders = [(order_id, at) for (order_id, s), at in reached.items() if s == status]
+        seconds = sorted((at - placed[o]).total_seconds() for o, at in orders if o in placed)
+        out.append(
+            {
+                "step": step,
+                "status": status,
+                "orders": len(orders),
+                "pct_of_placed": 100.0 * len(orders) / len(placed),
+                "timed_orders": len(seconds),
+                "avg_seconds": math.fsum(seconds) / len(seconds) if seconds else None,
+                "p50_seconds": _nearest_rank(seconds, Fraction(1, 2)) if seconds else None,
+                "p90_seconds": _nearest_rank(seconds, Fraction(9, 10)) if seconds else None,
+            }
+        )
+    return out
+
+
+_EVENT_TIME = {spec.name: "event_time" for spec in (tables.QUARANTINE, tables.LATE_EVENTS, tables.ORDER_EVENTS)}
+_EVENT_TIME |= {tables.ORDERS_ENRICHED.name: "event_time", tables.ANOMALIES.name: "window_end"}
+_EVENT_TIME |= {spec.name: "window_end" for spec in (tables.METRICS_1M, tables.METRICS_5M, tables.METRICS_1H)}
+
+
+def expected_data_freshness(model: Model, settings: config.Settings) -> list[dict]:
+    out = []
+    for spec in sorted(tables.ALL, key=lambda s: s.name):
+        rows = _rows(model, spec)
+        history = DeltaTable(committer.table_uri(settings, spec), storage_options=settings.storage_options()).history()
+        times = [row[_EVENT_TIME[spec.name]] for row in rows if row[_EVENT_TIME[spec.name]] is not None]
+        latest_commit_ms = max(entry["timestamp"] for entry in history)
+        out.append(
+            {
+                "table_name": spec.name,
+                "row_count": len(rows),
+                "latest_event_time": max(times),
+                "delta_version": max(entry["version"] for entry in history),
+                "latest_commit_time": _utc_ms(latest_commit_ms),
+            }
+        )
+    return out
+
+
+def expected_daily_report(model: Model) -> list[dict]:
+    orders: dict[tuple, list[dict]] = defaultdict(list)
+    for row in _rows(model, tables.ORDERS_ENRICHED):
+        orders[(row["event_time"].date(), row["region"])].append(row)
+    firings: dict[tuple, int] = defaultdict(int)
+    for row in _rows(model, tables.ANOMALIES):
+        firings[(row["window_start"].date(), row["region"])] += 1
+    out = []
+    for day, region in sorted(set(orders) | set(firings)):
+        rows = orders.get((day, region), [])
+        revenue = math.fsum(r["amount_eur"] for r in rows)
+        out.append(
+            {
+                "day": day,
+                "region": region,
+                "orders": len(rows),
+                "revenue_eur": revenue,
+                "avg_order_value_eur": revenue / len(rows) if rows else None,
+                "customers": len({r["customer_id"] for r in rows}),
+                "anomalies": firings.get((day, region), 0),
+            }
+        )
+    return out
+
+
+def _utc_ms(ms: int):
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+REPORTS = {
+    "rpt_hourly_revenue_by_region": (("hour", "region"), lambda m, s: expected_hourly_revenue_by_region(m)),
+    "rpt_anomalies_by_rule_and_day": (("day", "rule_id"), lambda m, s: expected_anomalies_by_rule_and_day(m)),
+    "rpt_top_categories": (("region", "category"), lambda m, s: expected_top_categories(m)),
+    "rpt_order_status_funnel": (("status",), lambda m, s: expected_order_status_funnel(m)),
+    "rpt_data_freshness": (("table_name",), expected_data_freshness),
+    "rpt_daily_report": (("day", "region"), lambda m, s: expected_daily_report(m)),
+}
+
+
+# --- tests -----------------------------------------------------------------------------------
+def test_every_report_has_a_reference():
+    assert set(lakehouse_trino.report_names()) == set(REPORTS)
+
+
+def test_tables_on_s3_equal_the_reference_model(settings, model, pipeline):
+    problems = []
+    for spec in tables.ALL:
+        rows = read_rows(committer.table_uri(settings, spec), spec, storage_options=settings.storage_options())
+        problems += diff(spec, rows, model.tables[spec.name])
+    assert not problems, "\n".join(problems)
+
+
+def test_registering_again_changes_nothing(conn, settings):
+    outcome = lakehouse_trino.register_tables(conn, settings, log=lambda _: None)
+    assert outcome == {spec.name: "unchanged" for spec in tables.ALL}
+
+
+@pytest.mark.parametrize("report", sorted(REPORTS))
+def test_trino_report_equals_the_reference_model(conn, settings, model, report):
+    key, expected_of = REPORTS[report]
+    expected = expected_of(model, settings)
+    actual = lakehouse_trino.query(conn, lakehouse_trino.load_report(report)).dicts()
+    print(f"{report}: {len(actual)} rows")
+    assert len(expected) > 1, "a report with at most one row would not show a grouping mistake"
+    problems = _compare(report, actual, expected, key)
+    assert not problems, "\n".join(problems)
+
+
+def test_hourly_revenue_keeps_the_last_24_hours_of_data(conn):
+    hours = {
+        row["hour"]
+        for row in lakehouse_trino.query(conn, lakehouse_trino.load_report("rpt_hourly_revenue_by_region")).dicts()
+    }
+    assert len(hours) == 24, "26 hours of data in, the last 24 out"
+    assert max(hours) - min(hours) == timedelta(hours=23)
+
+
+def test_batch_report_and_trino_agree_row_for_row_at_the_same_versions(conn, settings, model, batch):
+    key = batch_report.DAILY_REPORT.key
+    batch_rows = batch.report.to_dicts()
+    pinned_sql = lakehouse_trino.pin_versions(lakehouse_trino.load_report("rpt_daily_report"), batch.source_versions)
+    trino_rows = lakehouse_trino.query(conn, pinned_sql).dicts()
+    problems = _compare("batch vs trino", batch_rows, trino_rows, key)
+    # What the batch job wrote, read back by Trino, and the reference model agree too.
+    written = lakehouse_trino.query(conn, "select * from gold.daily_report order by day, region").dicts()
+    problems += _compare("gold.daily_report vs batch", written, batch_rows, key)
+    problems += _compare("batch vs reference", batch_rows, expected_daily_report(model), key)
+    assert not problems, "\n".join(problems)
+    assert len({row["day"] for row in batch_rows}) == 2
+
+
+def test_batch_report_at_older_versions_agrees_with_trino_time_travel(conn, settings, batch):
+    older = {name: 1 for name in batch.source_versions}  # the first commit with rows
+    assert older != batch.source_versions, "the pipeline made several commits per table"
+    result = batch_report.run(settings, older, write=False)
+    pinned_sql = lakehouse_trino.pin_versions(lakehouse_trino.load_report("rpt_daily_report"), older)
+    problems = _compare(
+        "batch vs trino @v1",
+        result.report.to_dicts(),
+        lakehouse_trino.query(conn, pinned_sql).dicts(),
+        batch_report.DAILY_REPORT.key,
+    )
+    assert not problems, "\n".join(problems)
+    assert sum(result.report["orders"]) < sum(batch.report["orders"]), "version 1 holds fewer orders than the latest"
+
+
+def test_batch_report_on_the_same_versions_writes_nothing(settings, batch):
+    table = DeltaTable(
+        committer.table_uri(settings, batch_report.DAILY_REPORT), storage_options=settings.storage_options()
+    )
+    again = batch_report.run(settings)
+    assert again.version is None
+    assert DeltaTable(table.table_uri, storage_options=settings.storage_options()).version() == table.version()
+    assert batch_report.source_versions_of(settings) == batch.source_versions
+
+
+@pytest.mark.parametrize("spec", [tables.ORDER_EVENTS, tables.ANOMALIES], ids=lambda s: s.name)
+def test_trino_time_travel_reads_what_deltalake_reads(conn, settings, spec):
+    uri = committer.table_uri(settings, spec)
+    options = settings.storage_options()
+    latest = DeltaTable(uri, storage_options=options).version()
+    assert latest >= 2, "needs an older version with rows"
+    for version in range(latest + 1):
+        count = lakehouse_trino.query(conn, f"select count(*) from {spec.name} for version as of {version}").rows[0][0]
+        assert count == DeltaTable(uri, version=version, storage_options=options).count(), f"{spec.name}@v{version}"
+    older = latest // 2 or 1
+    rows = lakehouse_trino.query(conn, f"select * from {spec.name} for version as of {older}").dicts()
+    expected = {tuple(r[k] for k in spec.key): r for r in read_rows(uri, spec, storage_options=options, version=older)}
+    assert 0 < len(rows) < DeltaTable(uri, storage_options=options).count()
+    problems = diff(spec, rows, expected)
+    assert not problems, "\n".join(problems)
+
+
+def test_trino_cannot_write_to_s3(conn, settings):
+    with pytest.raises(trino.exceptions.TrinoQueryError):
+        lakehouse_trino.query(conn, "create table gold.trino_write_probe as select 1 as a")
+    bucket, prefix = settings.tables_uri().removeprefix("s3://").split("/", 1)
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=settings.s3_endpoint,
+        aws_access_key_id=os.environ["S3_WRITER_ACCESS_KEY"],
+        aws_secret_access_key=os.environ["S3_WRITER_SECRET_KEY"],
+        region_name=settings.s3_region,
+        config=Config(s3={"addressing_style": "path"}),
+    )
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/gold/")
+    assert not [item["Key"] for item in listed.get("Contents", []) if "trino_write_probe" in item["Key"]]
+    assert "trino_write_probe" not in {row[0] for row in lakehouse_trino.query(conn, "show tables from gold").rows}
