@@ -18,9 +18,12 @@ PIPELINE = REPO / "jobs" / "orders_pipeline.py"
 
 
 def flink_home() -> Path:
-    """FLINK_HOME of the local stack (or $FLINK_HOME when set, e.g. a real cluster's client)."""
-    if os.environ.get("FLINK_HOME"):
-        return Path(os.environ["FLINK_HOME"])
+    """FLINK_HOME of the local stack, or $LAKEHOUSE_FLINK_HOME (a real cluster's client).
+
+    Not $FLINK_HOME: pyflink sets it in this process to its own bundled distribution, which has
+    no Kafka connector."""
+    if os.environ.get("LAKEHOUSE_FLINK_HOME"):
+        return Path(os.environ["LAKEHOUSE_FLINK_HOME"])
     out = subprocess.run(
         [str(REPO / "infra" / "flink" / "flink.sh"), "home"], check=True, capture_output=True, text=True
     )
@@ -53,7 +56,11 @@ def submit(
 ) -> str:
     """Submit detached with `flink run`; return the job id Flink prints."""
     command = run_command(settings, job=job, savepoint=savepoint)
-    full_env = {**os.environ, **(env or {}), "LAKEHOUSE_PROFILE": settings.profile}
+    # A process that ran an embedded job carries pyflink's variables (FLINK_HOME, FLINK_LIB_DIR,
+    # PYFLINK_GATEWAY_PORT, ...) pointing at pyflink's bundled distribution, which has no Kafka
+    # connector: `flink run` must not inherit them.
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("PYFLINK_", "_PYFLINK", "FLINK_"))}
+    full_env = {**inherited, **(env or {}), "LAKEHOUSE_PROFILE": settings.profile}
     done = subprocess.run(command, env=full_env, capture_output=True, text=True, cwd=REPO, timeout=300)
     output = done.stdout + done.stderr
     if done.returncode != 0:

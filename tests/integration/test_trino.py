@@ -46,6 +46,8 @@ def settings(local_stack, tmp_path_factory) -> config.Settings:
         "embedded",
         data_dir=tmp_path_factory.mktemp("trino"),
         table_root=f"s3://lakehouse/it-trino-{run}/tables",
+        # Short checkpoints and commit polls give every table several versions to time-travel to.
+        checkpoint_interval_ms=1000,
         s3_endpoint=os.environ.get("LAKEHOUSE_S3_ENDPOINT") or os.environ.get("S3_ENDPOINT") or "http://127.0.0.1:8333",
     )
 
@@ -58,7 +60,7 @@ def model(settings) -> Model:
 @pytest.fixture(scope="module")
 def pipeline(settings) -> dict[str, int]:
     embedded.prepare_input(settings, GEN)
-    inserted = embedded.run_pipeline(settings)
+    inserted = embedded.run_pipeline(settings, poll_seconds=1.0)
     assert inserted["silver.order_events"] > 0
     return inserted
 
