@@ -30,6 +30,18 @@ def flink_home() -> Path:
     return Path(out.stdout.strip().splitlines()[-1])
 
 
+def clean_environment() -> dict[str, str]:
+    """os.environ without what pyflink sets in a process that ran an embedded job.
+
+    pyflink exports FLINK_HOME, FLINK_LIB_DIR, FLINK_OPT_DIR, ... pointing at its bundled
+    distribution (no Kafka connector), PYFLINK_GATEWAY_PORT, and this project sets a JVM_ARGS
+    heap for the mini-cluster: `flink run` and the infra scripts must not inherit any of them.
+    """
+    return {
+        k: v for k, v in os.environ.items() if not k.startswith(("PYFLINK_", "_PYFLINK", "FLINK_")) and k != "JVM_ARGS"
+    }
+
+
 def run_command(settings: Settings, *, job: Path = PIPELINE, savepoint: str | None = None) -> list[str]:
     """The exact `flink run` command line for a job file, as the README documents it."""
     rest = settings.flink_rest.split("://", 1)[-1]
@@ -56,11 +68,7 @@ def submit(
 ) -> str:
     """Submit detached with `flink run`; return the job id Flink prints."""
     command = run_command(settings, job=job, savepoint=savepoint)
-    # A process that ran an embedded job carries pyflink's variables (FLINK_HOME, FLINK_LIB_DIR,
-    # PYFLINK_GATEWAY_PORT, ...) pointing at pyflink's bundled distribution, which has no Kafka
-    # connector: `flink run` must not inherit them.
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("PYFLINK_", "_PYFLINK", "FLINK_"))}
-    full_env = {**inherited, **(env or {}), "LAKEHOUSE_PROFILE": settings.profile}
+    full_env = {**clean_environment(), **(env or {}), "LAKEHOUSE_PROFILE": settings.profile}
     done = subprocess.run(command, env=full_env, capture_output=True, text=True, cwd=REPO, timeout=300)
     output = done.stdout + done.stderr
     if done.returncode != 0:

@@ -234,7 +234,13 @@ config_changed() {
 
 # Environment for Flink's bin/ scripts.
 flink_env() {
+  # A caller that ran pyflink in-process (an embedded job in a test session) carries FLINK_LIB_DIR,
+  # FLINK_OPT_DIR, ... of pyflink's bundled distribution and a JVM_ARGS heap: inherited, they
+  # would start the cluster without the Kafka connector. Everything Flink reads is set here.
   export FLINK_HOME=$FLINK_HOME_DIR FLINK_CONF_DIR=$FLINK_HOME_DIR/conf
+  export FLINK_LIB_DIR=$FLINK_HOME_DIR/lib FLINK_OPT_DIR=$FLINK_HOME_DIR/opt
+  export FLINK_PLUGINS_DIR=$FLINK_HOME_DIR/plugins FLINK_BIN_DIR=$FLINK_HOME_DIR/bin
+  unset PYFLINK_GATEWAY_PORT JVM_ARGS
   export FLINK_LOG_DIR=$FLINK_STATE/log FLINK_PID_DIR=$FLINK_STATE/run
   export PYFLINK_CLIENT_EXECUTABLE=$PYTHON_BIN
   # Names Flink's log files (flink-lakehouse-taskexecutor-0-HOST.log); it
@@ -247,7 +253,7 @@ flink_env() {
   fi
   # Console (= our service log) gets WARN and above; Flink's own log file in
   # $FLINK_LOG_DIR keeps everything at INFO.
-  export JVM_ARGS="${JVM_ARGS:-} -Dconsole.log.level=WARN"
+  export JVM_ARGS="${LAKEHOUSE_FLINK_JVM_ARGS:-} -Dconsole.log.level=WARN"
 }
 
 # --- REST ------------------------------------------------------------------------

@@ -15,13 +15,17 @@ from pathlib import Path
 
 import pytest
 
+from lakehouse import flink_cluster
+
 REPO = Path(__file__).resolve().parents[2]
 STACK = REPO / "infra" / "stack.sh"
 CREDENTIALS = ("S3_WRITER_ACCESS_KEY", "S3_WRITER_SECRET_KEY", "S3_READER_ACCESS_KEY", "S3_READER_SECRET_KEY")
 
 
 def _stack(command: str, *, timeout: float) -> subprocess.CompletedProcess:
-    return subprocess.run([str(STACK), command], capture_output=True, text=True, timeout=timeout, env=os.environ)
+    # Not os.environ as is: an embedded job earlier in the session left pyflink's FLINK_* variables.
+    env = flink_cluster.clean_environment()
+    return subprocess.run([str(STACK), command], capture_output=True, text=True, timeout=timeout, env=env)
 
 
 @pytest.fixture(scope="session")

@@ -53,7 +53,13 @@ def _kill_newest_taskmanager() -> int:
 
 
 def _start_taskmanager() -> None:
-    started = subprocess.run([str(FLINK), "start-taskmanager"], capture_output=True, text=True, timeout=180)
+    started = subprocess.run(
+        [str(FLINK), "start-taskmanager"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=flink_cluster.clean_environment(),
+    )
     assert started.returncode == 0, started.stderr[-2000:]
 
 

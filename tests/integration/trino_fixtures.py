@@ -7,12 +7,12 @@ than this session's) and stopped at the end only if this session started it.
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from lakehouse import flink_cluster
 from lakehouse import trino as lakehouse_trino
 
 REPO = Path(__file__).resolve().parents[2]
@@ -20,7 +20,8 @@ TRINO = REPO / "infra" / "trino" / "trino.sh"
 
 
 def _trino(command: str, *, timeout: float) -> subprocess.CompletedProcess:
-    return subprocess.run([str(TRINO), command], capture_output=True, text=True, timeout=timeout, env=os.environ)
+    env = flink_cluster.clean_environment()  # no pyflink variables from an embedded job earlier
+    return subprocess.run([str(TRINO), command], capture_output=True, text=True, timeout=timeout, env=env)
 
 
 @pytest.fixture(scope="session")
