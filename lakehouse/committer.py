@@ -17,9 +17,6 @@ Invariants (what makes every row land once):
    snapshot the merge was reading; the committer re-reads the table and merges the same batch
    again against the new snapshot: because the merge is keyed, that is "re-read and decide",
    not a blind retry.
-6. After a silver.order_events commit, and before its staging files go, the orders of the batch
-   are recomputed from all their events into gold.orders_current (``read_model``: an idempotent
-   MERGE by order_id), so the read model never misses a committed event, replays included.
 """
 
 from __future__ import annotations
@@ -34,7 +31,7 @@ import pyarrow.json as pj
 from deltalake import CommitProperties, DeltaTable, Transaction
 from deltalake.exceptions import CommitFailedError, DeltaError
 
-from lakehouse import read_model, storage, tables
+from lakehouse import storage, tables
 from lakehouse.config import Settings
 from lakehouse.tables import TableSpec
 
@@ -84,10 +81,6 @@ def commit_table(settings: Settings, spec: TableSpec) -> CommitResult | None:
         return None
     batch = read_staging(fs, files, spec)
     inserted, version = _merge(settings, spec, batch, files) if batch.num_rows else (0, None)
-    if spec.name == tables.ORDER_EVENTS.name and batch.num_rows:
-        # The order read model follows the log (invariant 6). Even when the merge inserted nothing
-        # (a replayed batch), a crash may have come between the two: recomputing is idempotent.
-        read_model.update_orders_current(settings, order_ids=batch["order_id"].unique().to_pylist())
     for path in files:  # only after the commit: a crash before this line replays the batch (invariant 3)
         fs.delete_file(path)
     return CommitResult(
