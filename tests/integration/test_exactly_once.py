@@ -38,18 +38,48 @@ def _state_dir() -> Path:
 
 
 def _kill_newest_taskmanager() -> int:
-    """SIGKILL the newest TaskManager this project's scripts started (by its pid file)."""
+    """SIGKILL the newest TaskManager this project's scripts started, with its Python workers, as
+    when its machine or container dies. Pid files hold "<pid> <start time>"; a pid reused by
+    another process since is left alone."""
     pid_files = sorted(
         (_state_dir() / "run").glob("flink-taskmanager-*.pid"), key=lambda p: int(p.stem.rsplit("-", 1)[1])
     )
     for pid_file in reversed(pid_files):
-        pid = int(pid_file.read_text().split()[0])  # "<pid> <start time>"
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
+        recorded = pid_file.read_text().split()
+        pid = int(recorded[0])
+        stat = _stat(pid)
+        if stat is None or (len(recorded) > 1 and stat[19] != recorded[1]):
             continue
+        workers = _descendants(pid)
+        os.kill(pid, signal.SIGKILL)
+        for worker in workers:
+            try:
+                os.kill(worker, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         return pid
     raise AssertionError("no running TaskManager to kill")
+
+
+def _stat(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (state, ppid, ...), or None."""
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def _descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat(int(entry.name))) is not None:
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
 
 
 def _start_taskmanager() -> None:
