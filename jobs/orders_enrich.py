@@ -17,11 +17,14 @@ VIEWS = (
 )
 
 
-def register_views(t_env) -> None:
-    """Create the staging and intermediate views this job and the metrics job build on."""
+def register_views(t_env, *, currency_udf_version: int = 2) -> None:
+    """Create the staging and intermediate views this job and the metrics job build on.
+
+    ``currency_udf_version`` picks the conversion (udfs/currency.py); the plan is the same for
+    every version, so a savepoint restores across them."""
     from udfs.currency import to_eur_udf
 
-    t_env.create_temporary_function("to_eur", to_eur_udf)
+    t_env.create_temporary_function("to_eur", to_eur_udf(currency_udf_version))
     for view in VIEWS:
         sql.register_view(t_env, f"flink/{view}", max_future_skew_hours=contract.MAX_FUTURE_SKEW_HOURS)
 

@@ -42,24 +42,45 @@ class Settings:
     topic_prefix: str = ""  # prepended to order-events, customers and products (tests use a unique one)
     flink_rest: str = "http://127.0.0.1:8081"  # the session cluster's REST endpoint
     jvm_heap: str = "1g"  # the embedded mini-cluster's JVM heap; explicit so it never takes RAM/4
+    # Logic versions, for the bug-fix drills (docs/RUNBOOK.md). 1 is the deliberately wrong code of
+    # the drill, 2 the fix (default). The currency fix keeps the job's state layout (a savepoint
+    # restores); the metrics fix changes an aggregate (it cannot restore: replay instead).
+    currency_udf_version: int = 2
+    metrics_version: int = 2
+    # A replay's table version: its job writes <table root>/_v/<version> and stages under
+    # <staging root>/_v/<version>; readers follow the table root's pointer (lakehouse/catalog.py).
+    table_version: str = ""
 
     @property
     def input_dir(self) -> Path:
         return self.data_dir / "input"
 
-    def tables_uri(self) -> str:
+    def logical_tables_uri(self) -> str:
+        """The table root readers name; its pointer says which version of each table is current."""
         if self.table_root:
             return self.table_root.rstrip("/")
         if self.profile == "embedded":
             return str(self.data_dir / "tables")
         return f"s3://{self.s3_bucket}/tables"
 
+    def tables_uri(self) -> str:
+        """Where this job writes its tables: the table root, or a replay's version below it."""
+        return _versioned(self.logical_tables_uri(), self.table_version)
+
     def staging_uri(self) -> str:
         if self.staging_root:
-            return self.staging_root.rstrip("/")
+            root = self.staging_root.rstrip("/")
+        elif self.profile == "embedded":
+            root = str(self.data_dir / "staging")
+        else:
+            root = f"s3://{self.s3_bucket}/staging"
+        return _versioned(root, self.table_version)
+
+    def fingerprints_uri(self) -> str:
+        """Where jobs record their state fingerprints (lakehouse/fingerprint.py)."""
         if self.profile == "embedded":
-            return str(self.data_dir / "staging")
-        return f"s3://{self.s3_bucket}/staging"
+            return str(self.data_dir / "fingerprints")
+        return f"s3://{self.s3_bucket}/flink/fingerprints"
 
     def storage_options(self) -> dict[str, str]:
         """delta-rs / object_store options for the table root (empty on local disk)."""
@@ -73,6 +94,14 @@ class Settings:
             "AWS_ALLOW_HTTP": "true" if self.s3_endpoint.startswith("http://") else "false",
             "AWS_S3_ADDRESSING_STYLE": "path",
         }
+
+
+def _versioned(root: str, version: str) -> str:
+    if not version:
+        return root
+    if "/" in version or not version.strip():
+        raise ValueError(f"a table version is a plain name like v2, not {version!r}")
+    return f"{root}/_v/{version}"
 
 
 _ENV_PREFIX = "LAKEHOUSE_"

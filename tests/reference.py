@@ -11,6 +11,7 @@ import json
 import math
 from bisect import bisect_right
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from lakehouse import contract, tables
@@ -24,12 +25,34 @@ def ts(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
-class Model:
-    """Expected content of every table, keyed by the table's key tuple."""
+def amount_eur(amount: float, currency: str, version: int) -> float:
+    """The EUR amount an order must get under a currency UDF version (config.currency_udf_version):
+    1 is the drill's deliberate bug (multiplied by the rate), 2 the fix (divided)."""
+    rate = contract.RATES_PER_EUR[currency]
+    return round(amount * rate if version == 1 else amount / rate, 2)
 
-    def __init__(self, dataset: Dataset, rules: rules_mod.Rules) -> None:
+
+class Model:
+    """Expected content of every table, keyed by the table's key tuple.
+
+    ``currency_version`` is the currency UDF version every order was converted with, or a function
+    of the event giving it per order (a drill that restores fixed code mid-stream).
+    ``metrics_version`` 1 counts customer-minutes as the 5m and 1h distinct_customers (the bug of
+    the incompatible-fix drill); 2 counts distinct customers.
+    """
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        rules: rules_mod.Rules,
+        *,
+        currency_version: int | Callable[[dict], int] = 2,
+        metrics_version: int = 2,
+    ) -> None:
         self.dataset = dataset
         self.rules = rules
+        self.currency_version = currency_version if callable(currency_version) else (lambda _e: currency_version)
+        self.metrics_version = metrics_version
         self.versions = {
             "customer_id": _versions(dataset.customers, "customer_id"),
             "product_id": _versions(dataset.products, "product_id"),
@@ -125,7 +148,7 @@ class Model:
                 "quantity": event["quantity"],
                 "amount": event["amount"],
                 "currency": event["currency"],
-                "amount_eur": round(event["amount"] / contract.RATES_PER_EUR[event["currency"]], 2),
+                "amount_eur": amount_eur(event["amount"], event["currency"], self.currency_version(event)),
                 "region": customer["region"],
                 "segment": customer["segment"],
                 "customer_version_ms": customer["updated_at"],
@@ -162,11 +185,17 @@ class Model:
                     "order_count": len(rows),
                     "revenue_eur": revenue,
                     "avg_order_value_eur": revenue / len(rows),
-                    "distinct_customers": len({r["customer_id"] for r in rows}),
+                    "distinct_customers": self._distinct_customers(level, rows),
                     "min_amount_eur": min(amounts),
                     "max_amount_eur": max(amounts),
                 },
             )
+
+    def _distinct_customers(self, level: str, rows: list[dict]) -> int:
+        if self.metrics_version == 1 and level != "1m":
+            minute = LEVEL_MS["1m"]
+            return len({(int(r["event_time"].timestamp() * 1000) // minute, r["customer_id"]) for r in rows})
+        return len({r["customer_id"] for r in rows})
 
     def _anomalies(self) -> None:
         by_level = {"1m": tables.METRICS_1M, "5m": tables.METRICS_5M, "1h": tables.METRICS_1H}

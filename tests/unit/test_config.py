@@ -36,3 +36,19 @@ def test_local_profile_targets_s3_with_path_style_and_keys_from_the_environment(
 def test_an_unknown_profile_is_refused():
     with pytest.raises(ValueError, match="unknown profile"):
         config.load("staging")
+
+
+def test_a_table_version_moves_writers_below_the_root_and_keeps_the_readers_root(monkeypatch):
+    monkeypatch.setenv("LAKEHOUSE_TABLE_VERSION", "v2")
+    monkeypatch.setenv("LAKEHOUSE_CURRENCY_UDF_VERSION", "1")
+    settings = config.load("local")
+    assert settings.logical_tables_uri() == "s3://lakehouse/tables"
+    assert settings.tables_uri() == "s3://lakehouse/tables/_v/v2"
+    assert settings.staging_uri() == "s3://lakehouse/staging/_v/v2"
+    assert settings.currency_udf_version == 1
+    assert settings.metrics_version == 2
+
+
+def test_a_table_version_must_be_a_plain_name():
+    with pytest.raises(ValueError, match="plain name"):
+        config.load("local", table_version="a/b").tables_uri()
