@@ -125,12 +125,37 @@ def main(argv: list[str] | None = None) -> int:
     from lakehouse.flink_env import create_table_env
 
     t_env = create_table_env(settings)
-    result = build(t_env, settings).execute()
+    statements = build(t_env, settings)
+    state = _fingerprint(statements, settings)
+    result = statements.execute()
     job = result.get_job_client()
     print(f"submitted {settings.job_name}: job id {job.get_job_id() if job else 'n/a'}", flush=True)
+    if job and state:
+        _record_fingerprint(settings, str(job.get_job_id()), state)
     if args.wait:
         result.wait()
     return 0
+
+
+def _fingerprint(statements, settings: Settings):
+    """The job's state fingerprint (lakehouse/fingerprint.py); none on the embedded profile, which
+    takes no savepoints."""
+    if settings.profile == "embedded":
+        return None
+    from lakehouse import fingerprint
+
+    return fingerprint.of_statements(statements, job=settings.job_name)
+
+
+def _record_fingerprint(settings: Settings, job_id: str, state) -> None:
+    from lakehouse import fingerprint
+
+    try:
+        uri = fingerprint.record_for_job(settings, job_id, state)
+    except OSError as error:  # the job runs; only the restore pre-flight check will lack it
+        print(f"warning: could not record the state fingerprint of job {job_id}: {error}", flush=True)
+        return
+    print(f"state fingerprint {state.digest} recorded at {uri}", flush=True)
 
 
 if __name__ == "__main__":

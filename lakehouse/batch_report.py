@@ -22,7 +22,7 @@ from pathlib import Path
 import polars as pl
 from deltalake import CommitProperties, DeltaTable, write_deltalake
 
-from lakehouse import committer, tables
+from lakehouse import catalog, committer, tables
 from lakehouse.config import Settings
 from lakehouse.tables import TableSpec
 
@@ -73,7 +73,7 @@ def transform(orders_enriched: pl.LazyFrame, anomalies: pl.LazyFrame) -> pl.Data
 def latest_versions(settings: Settings, specs: tuple[TableSpec, ...] = SOURCES) -> dict[str, int]:
     """The current Delta version of each source table."""
     return {
-        spec.name: DeltaTable(committer.table_uri(settings, spec), storage_options=settings.storage_options()).version()
+        spec.name: DeltaTable(catalog.resolve(settings, spec), storage_options=settings.storage_options()).version()
         for spec in specs
     }
 
@@ -84,7 +84,7 @@ def read(settings: Settings, versions: dict[str, int]) -> tuple[pl.LazyFrame, pl
     for spec in SOURCES:
         frames.append(
             pl.scan_delta(
-                committer.table_uri(settings, spec),
+                catalog.resolve(settings, spec),
                 version=versions[spec.name],
                 storage_options=settings.storage_options() or None,
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -92,14 +93,14 @@ def cmd_summary(args: argparse.Namespace) -> int:
 def cmd_history(args: argparse.Namespace) -> int:
     from deltalake import DeltaTable
 
-    from lakehouse import committer, tables
+    from lakehouse import catalog, tables
 
     settings = _settings(args)
     spec = tables.BY_NAME.get(args.table)
     if spec is None:
         print(f"unknown table {args.table!r}; known: {', '.join(tables.BY_NAME)}", file=sys.stderr)
         return 2
-    table = DeltaTable(committer.table_uri(settings, spec), storage_options=settings.storage_options())
+    table = DeltaTable(catalog.resolve(settings, spec), storage_options=settings.storage_options())
     for entry in table.history(args.limit):
         metrics = entry.get("operationMetrics", {})
         print(
@@ -136,10 +137,63 @@ def cmd_submit(args: argparse.Namespace) -> int:
     if args.print_command:
         print(" ".join(flink_cluster.run_command(settings, savepoint=args.from_savepoint)))
         return 0
+    if args.from_savepoint and not args.skip_state_check:
+        from lakehouse import fingerprint
+
+        _log(f"pre-flight: comparing the state layout of the new code with {args.from_savepoint} ...")
+        check = fingerprint.check_restore(settings, args.from_savepoint)
+        if not check.ok:
+            print(fingerprint.refusal_message(check, args.from_savepoint, settings), file=sys.stderr)
+            return 3
+        _log(f"pre-flight: state fingerprint {check.new.digest} matches the savepoint's; restoring")
     committer.ensure_tables(settings)
     job_id = flink_cluster.submit(settings, savepoint=args.from_savepoint)
     _log(f"submitted {settings.job_name}: job {job_id}; commit its output with `lakehouse commit --follow`")
     return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from lakehouse import committer, flink_cluster
+
+    settings = _settings(args)
+    job_name = args.job_name or f"{settings.job_name}-{args.table_version}"
+    replay = replace(settings, table_version=args.table_version, job_name=job_name)
+    env = {"LAKEHOUSE_TABLE_VERSION": replay.table_version, "LAKEHOUSE_JOB_NAME": replay.job_name}
+    committer.ensure_tables(replay)
+    job_id = flink_cluster.submit(replay, env=env)
+    _log(
+        f"replaying from Kafka's earliest offsets as {job_name} (job {job_id}, consumer group {job_name}) "
+        f"into {replay.tables_uri()}; readers still see {_current(settings)}.\n"
+        f"Commit its output:  LAKEHOUSE_TABLE_VERSION={replay.table_version} LAKEHOUSE_JOB_NAME={job_name} "
+        "python -m lakehouse commit --follow\n"
+        f"When it has caught up:  python -m lakehouse switch {replay.table_version}"
+    )
+    return 0
+
+
+def cmd_switch(args: argparse.Namespace) -> int:
+    from lakehouse import catalog
+
+    settings = _settings(args)
+    if args.version is None:
+        pointer = catalog.read_pointer(settings)
+        print(json.dumps(pointer, indent=2, sort_keys=True) if pointer else f"{catalog.BASE} (no pointer)")
+        return 0
+    try:
+        pointer = catalog.switch(settings, args.version)
+    except ValueError as error:
+        print(f"not switched: {error}", file=sys.stderr)
+        return 2
+    _log(f"readers of {settings.logical_tables_uri()} now see version {pointer['version']} (was {pointer['previous']})")
+    return 0
+
+
+def _current(settings: config.Settings) -> str:
+    from lakehouse import catalog
+
+    return f"version {catalog.current_version(settings)}"
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
@@ -157,8 +211,14 @@ def cmd_jobs(args: argparse.Namespace) -> int:
         flink_cluster.cancel(settings, args.job_id)
         _log(f"cancelled {args.job_id}")
     else:
-        location = flink_cluster.stop_with_savepoint(settings, args.job_id, target=args.savepoint_dir)
+        from lakehouse import fingerprint
+
+        location, recorded = fingerprint.stop_with_savepoint(settings, args.job_id, target=args.savepoint_dir)
         _log(f"stopped {args.job_id} with savepoint {location}")
+        if not recorded:
+            _log(
+                "warning: the job recorded no state fingerprint; `submit --from-savepoint` will ask for --skip-state-check"
+            )
     return 0
 
 
@@ -217,7 +277,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--from-savepoint", help="restore from this savepoint path")
     p.add_argument("--print-command", action="store_true", help="only print the `flink run` command line")
+    p.add_argument(
+        "--skip-state-check",
+        action="store_true",
+        help="restore without comparing state fingerprints (the pre-flight check refuses incompatible state)",
+    )
     p.set_defaults(func=cmd_submit)
+    p = sub.add_parser(
+        "replay",
+        parents=[common],
+        help="reprocess from Kafka's earliest offsets into a new version of the tables (after an incompatible fix)",
+    )
+    p.add_argument("--table-version", required=True, help="the new version's name, e.g. v2 (tables go to <root>/_v/v2)")
+    p.add_argument("--job-name", help="the replay job's name and consumer group (default: <job name>-<version>)")
+    p.set_defaults(func=cmd_replay)
+    p = sub.add_parser(
+        "switch", parents=[common], help="point every reader at a version of the tables (one atomic write)"
+    )
+    p.add_argument("version", nargs="?", help="e.g. v2, or base for the root's own tables; omit to show the pointer")
+    p.set_defaults(func=cmd_switch)
     p = sub.add_parser("jobs", parents=[common], help="list, cancel or stop (with a savepoint) session-cluster jobs")
     p.add_argument("action", choices=("list", "cancel", "stop"))
     p.add_argument("job_id", nargs="?", help="the job id (cancel, stop)")

@@ -1,4 +1,4 @@
-"""Reads the Delta tables back for the run summary: rows per table, anomalies, hourly revenue."""
+"""Reads the Delta tables (the version readers are pointed at) back for the run summary: rows per table, anomalies, hourly revenue."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ from collections import Counter, defaultdict
 
 from deltalake import DeltaTable
 
-from lakehouse import committer, tables
+from lakehouse import catalog, tables
 from lakehouse.config import Settings
 
 
 def _rows(settings: Settings, spec: tables.TableSpec, columns: list[str] | None = None) -> list[dict]:
-    table = DeltaTable(committer.table_uri(settings, spec), storage_options=settings.storage_options())
+    table = DeltaTable(catalog.resolve(settings, spec), storage_options=settings.storage_options())
     return table.to_pyarrow_table(columns=columns).to_pylist()
 
 
@@ -19,7 +19,7 @@ def table_counts(settings: Settings) -> dict[str, tuple[int, int]]:
     """Rows and Delta version per table."""
     out = {}
     for spec in tables.ALL:
-        table = DeltaTable(committer.table_uri(settings, spec), storage_options=settings.storage_options())
+        table = DeltaTable(catalog.resolve(settings, spec), storage_options=settings.storage_options())
         out[spec.name] = (table.count(), table.version())
     return out
 

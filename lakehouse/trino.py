@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-from lakehouse import committer, sql, tables
+from lakehouse import catalog, sql, tables
 from lakehouse.config import Settings
 
 REPORTS_DIR = sql.SQL_DIR / "trino"
@@ -90,8 +90,8 @@ def query(conn, statement: str, params: Sequence | None = None) -> Result:
 
 # --- registration ---------------------------------------------------------------------------
 def table_location(settings: Settings, spec: tables.TableSpec) -> str:
-    """The table's location as Trino sees it: the Delta table the committer writes."""
-    return committer.table_uri(settings, spec)
+    """The table's location as Trino sees it: the version readers are pointed at (lakehouse/catalog.py)."""
+    return catalog.resolve(settings, spec)
 
 
 def _literal(value: str) -> str:

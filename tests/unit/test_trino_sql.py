@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from lakehouse import config, tables
+from lakehouse import catalog, committer, config, tables
 from lakehouse import trino as lakehouse_trino
 
 _KEYWORDS = re.compile(
@@ -124,7 +124,13 @@ class _FakeTrino:
         return _FakeCursor(self)
 
 
-def test_register_tables_is_idempotent_and_repoints_moved_tables():
+@pytest.fixture
+def no_pointer(monkeypatch):
+    """No S3 here: the table roots have no version pointer (lakehouse/catalog.py)."""
+    monkeypatch.setattr(catalog, "read_pointer", lambda _settings: None)
+
+
+def test_register_tables_is_idempotent_and_repoints_moved_tables(no_pointer):
     server = _FakeTrino()
     settings = config.load("local", table_root="s3://lakehouse/a/tables")
     first = lakehouse_trino.register_tables(server, settings, log=lambda _: None)
@@ -147,3 +153,13 @@ def test_register_tables_is_idempotent_and_repoints_moved_tables():
 def test_register_tables_needs_tables_on_s3(tmp_path):
     with pytest.raises(ValueError, match="S3"):
         lakehouse_trino.register_tables(_FakeTrino(), config.load("embedded", data_dir=tmp_path))
+
+
+def test_register_tables_follows_the_version_pointer(monkeypatch):
+    server = _FakeTrino()
+    settings = config.load("local", table_root="s3://lakehouse/a/tables")
+    replayed = config.load("local", table_root="s3://lakehouse/a/tables", table_version="v2")
+    pointer = {"version": "v2", "tables": {spec.name: committer.table_uri(replayed, spec) for spec in tables.ALL}}
+    monkeypatch.setattr(catalog, "read_pointer", lambda _settings: pointer)
+    lakehouse_trino.register_tables(server, settings, log=lambda _: None)
+    assert server.tables["gold.order_metrics_5m"] == "s3://lakehouse/a/tables/_v/v2/gold/order_metrics_5m"

@@ -1,0 +1,110 @@
+"""Which version of the tables readers see: one pointer object per table root, switched atomically.
+
+Writers never follow the pointer: a job writes where its settings say (the table root, or
+``<root>/_v/<version>`` for a replay with ``LAKEHOUSE_TABLE_VERSION``). Readers (``lakehouse
+summary``, ``history``, the batch report, Trino registration) resolve each table through the
+pointer ``<root>/_current.json``. A replay after an incompatible fix writes a new version while
+readers keep the old one; ``lakehouse switch <version>`` then replaces the pointer in one object
+write, so every reader moves to the new version of every table at once (silver and gold of the
+same version, never a mix). S3 replaces an object atomically: a reader gets the old pointer or
+the new one. Without a pointer, readers use the root's own tables (the "base" version).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from deltalake import DeltaTable
+
+from lakehouse import committer, storage, tables
+from lakehouse.config import Settings
+from lakehouse.tables import TableSpec
+
+POINTER = "_current.json"
+BASE = "base"  # the tables directly below the root, written by a job without a table version
+
+
+def pointer_uri(settings: Settings) -> str:
+    return f"{settings.logical_tables_uri()}/{POINTER}"
+
+
+def read_pointer(settings: Settings) -> dict | None:
+    fs, path = storage.filesystem(pointer_uri(settings), settings)
+    try:
+        with fs.open_input_stream(path) as stream:
+            return json.loads(stream.read())
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        if "not found" in str(error).lower() or "NoSuchKey" in str(error):
+            return None
+        raise
+
+
+def current_version(settings: Settings) -> str:
+    pointer = read_pointer(settings)
+    return pointer["version"] if pointer else BASE
+
+
+def version_settings(settings: Settings, version: str) -> Settings:
+    """Settings that write (and read) the tables of ``version``."""
+    return replace(settings, table_version="" if version == BASE else version)
+
+
+def resolve(settings: Settings, spec: TableSpec) -> str:
+    """The location a reader should open for ``spec``.
+
+    Settings with an explicit table version read that version (an operator checking a replay
+    before the switch); otherwise the pointer decides."""
+    if settings.table_version:
+        return committer.table_uri(settings, spec)
+    pointer = read_pointer(settings)
+    if pointer and spec.name in pointer.get("tables", {}):
+        return pointer["tables"][spec.name]
+    return committer.table_uri(settings, spec)
+
+
+def switch(settings: Settings, version: str, *, specs: tuple[TableSpec, ...] = tables.ALL) -> dict:
+    """Point readers at ``version`` of every table with one object write; returns the pointer.
+
+    Refuses when a table of that version does not exist (a replay not started, a typo)."""
+    target = version_settings(settings, version)
+    locations = {spec.name: committer.table_uri(target, spec) for spec in specs}
+    missing = [
+        name
+        for name, uri in locations.items()
+        if not DeltaTable.is_deltatable(uri, storage_options=target.storage_options())
+    ]
+    if missing:
+        raise ValueError(
+            f"version {version!r} has no Delta table for {', '.join(missing)} (below {target.tables_uri()})"
+        )
+    previous = read_pointer(settings)
+    pointer = {
+        "version": version,
+        "tables": locations,
+        "table_versions": {
+            name: DeltaTable(uri, storage_options=target.storage_options()).version() for name, uri in locations.items()
+        },
+        "switched_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "previous": previous["version"] if previous else BASE,
+    }
+    _write_atomically(settings, json.dumps(pointer, indent=2, sort_keys=True))
+    return pointer
+
+
+def _write_atomically(settings: Settings, text: str) -> None:
+    uri = pointer_uri(settings)
+    fs, path = storage.filesystem(uri, settings)
+    if uri.startswith(("s3://", "s3a://")):
+        with fs.open_output_stream(path) as out:  # an S3 object is replaced atomically
+            out.write(text.encode())
+        return
+    fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as out:
+        out.write(text)
+    os.replace(tmp, path)  # rename is atomic on one filesystem
