@@ -101,6 +101,11 @@ def job_state(settings: Settings, job_id: str) -> str:
     return _rest(settings, f"/jobs/{job_id}")["state"]
 
 
+def job_exceptions(settings: Settings, job_id: str) -> str:
+    """The job's failure history as Flink reports it (JSON text), e.g. to see why it restarts."""
+    return json.dumps(_rest(settings, f"/jobs/{job_id}/exceptions"))
+
+
 def cancel(settings: Settings, job_id: str) -> None:
     _rest(settings, f"/jobs/{job_id}", method="PATCH")
 

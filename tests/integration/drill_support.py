@@ -4,14 +4,20 @@ and job name, a committer thread, partial production, and waits on table content
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from lakehouse import committer, config, flink_cluster, generator, producer, tables
 from lakehouse.config import Settings
 from tests.compare import read_rows
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -91,6 +97,18 @@ class DrillRun:
             progress_seconds=3600,
         )
 
+    def cli(self, *args: str, settings: Settings | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+        """Run ``python -m lakehouse <args>`` as an operator would, with this run's variables."""
+        env = {**flink_cluster.clean_environment(), **self.env(settings), "LAKEHOUSE_PROFILE": "local"}
+        return subprocess.run(
+            [sys.executable, "-m", "lakehouse", *args],
+            env=env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
     def cancel_running(self) -> None:
         """Cancel every job of this drill still running (cleanup; names are unique per run)."""
         for job in flink_cluster.list_jobs(self.settings):
@@ -156,3 +174,10 @@ def wait_until(predicate, *, timeout: float, what: str, run: DrillRun, poll: flo
 def counts_reached(settings: Settings, expected: dict[str, int]) -> bool:
     counts = {spec.name: len(key_set(settings, spec)) for spec in tables.ALL}
     return counts == expected
+
+
+def submitted_job_id(output: str) -> str:
+    """The job id `lakehouse submit` / `replay` print ("... job <32 hex> ...")."""
+    match = re.search(r"job ([0-9a-f]{32})", output)
+    assert match, f"no job id in:\n{output[-3000:]}"
+    return match.group(1)

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from lakehouse import committer, flink_cluster, generator, rules, tables
+from lakehouse import catalog, committer, fingerprint, flink_cluster, generator, rules, tables
 from tests.compare import diff, read_rows
 from tests.integration.drill_support import (
     DrillRun,
@@ -22,6 +22,7 @@ from tests.integration.drill_support import (
     key_set,
     quiet_seam,
     split_by_arrival,
+    submitted_job_id,
     wait_until,
 )
 from tests.reference import Model, ts
@@ -59,9 +60,14 @@ def test_compatible_fix_restores_from_a_savepoint_with_no_gap_and_no_duplicate(l
             what="the events before the seam in silver",
             run=run,
         )
-        savepoint = flink_cluster.stop_with_savepoint(run.settings, job_id)
+        savepoint, recorded = fingerprint.stop_with_savepoint(run.settings, job_id)
+        assert recorded, "the job recorded no state fingerprint"
         stopped_at = time.monotonic() - started
-        job_id = flink_cluster.submit(fixed, savepoint=savepoint, env=run.env(fixed))
+        # The operator's command: the pre-flight check passes (same state layout), then flink run -s.
+        submitted = run.cli("submit", "--from-savepoint", savepoint, settings=fixed)
+        assert submitted.returncode == 0, submitted.stdout[-3000:] + submitted.stderr[-3000:]
+        assert "matches the savepoint's" in submitted.stdout
+        job_id = submitted_job_id(submitted.stdout)
         produced += run.produce(after)
         wait_until(lambda: counts_reached(run.settings, expected), timeout=240, what="every table complete", run=run)
     finally:
@@ -105,3 +111,92 @@ def test_compatible_fix_restores_from_a_savepoint_with_no_gap_and_no_duplicate(l
     )
     assert sides["before"] and sides["after"] and sides["across"]
     assert not problems, "\n".join(problems)
+
+
+def test_incompatible_fix_is_refused_before_restore_then_replayed_and_readers_switched(local_stack):
+    run = DrillRun.create("di")
+    buggy = run.with_(metrics_version=1)
+    fixed = run.with_(metrics_version=2)
+    replay = run.with_(metrics_version=2, table_version="v2", job_name=f"{run.settings.job_name}-v2")
+    dataset = generator.generate(GEN)
+    rule_set = rules.load(run.settings.rules_file)
+    model_buggy = Model(dataset, rule_set, metrics_version=1)
+    model_fixed = Model(dataset, rule_set, metrics_version=2)
+    expected = {spec.name: len(model_fixed.tables[spec.name]) for spec in tables.ALL}
+    assert expected == {spec.name: len(model_buggy.tables[spec.name]) for spec in tables.ALL}
+
+    run.start_committer(buggy)
+    timings = {}
+    started = time.monotonic()
+    try:
+        job_id = flink_cluster.submit(buggy, env=run.env(buggy))
+        produced = run.produce(dataset)
+        wait_until(lambda: counts_reached(buggy, expected), timeout=240, what="the buggy job's tables", run=run)
+        timings["buggy job complete"] = time.monotonic() - started
+        savepoint, recorded = fingerprint.stop_with_savepoint(buggy, job_id)
+        assert recorded
+
+        # The operator deploys the fix and asks for a restore: refused before anything is submitted.
+        jobs_before = {j["id"] for j in flink_cluster.list_jobs(run.settings)}
+        refused = run.cli("submit", "--from-savepoint", savepoint, settings=fixed)
+        timings["pre-flight refusal"] = time.monotonic() - started
+        assert refused.returncode == 3, refused.stdout[-3000:] + refused.stderr[-3000:]
+        assert "refusing to restore" in refused.stderr and "window-aggregate" in refused.stderr
+        assert "python -m lakehouse replay --table-version v2" in refused.stderr
+        assert {j["id"] for j in flink_cluster.list_jobs(run.settings)} == jobs_before
+
+        # What the check prevents: Flink itself cannot restore this state into the fixed plan.
+        forced = run.cli("submit", "--from-savepoint", savepoint, "--skip-state-check", settings=fixed)
+        assert forced.returncode == 0, forced.stdout[-3000:] + forced.stderr[-3000:]
+        forced_id = submitted_job_id(forced.stdout)
+        restore_failure = _restore_failure(run, forced_id)
+        flink_cluster.cancel(run.settings, forced_id)
+
+        # Replay from Kafka's earliest offsets into version v2, then switch readers.
+        replayed = run.cli("replay", "--table-version", "v2", settings=fixed)
+        assert replayed.returncode == 0, replayed.stdout[-3000:] + replayed.stderr[-3000:]
+        replay_id = submitted_job_id(replayed.stdout)
+        run.start_committer(replay)
+        assert catalog.resolve(run.settings, tables.METRICS_5M) == committer.table_uri(buggy, tables.METRICS_5M)
+        wait_until(lambda: counts_reached(replay, expected), timeout=240, what="the replayed tables", run=run)
+        timings["replay complete"] = time.monotonic() - started
+        assert flink_cluster.job_state(run.settings, replay_id) == "RUNNING"
+        switched = run.cli("switch", "v2", settings=run.settings)
+        assert switched.returncode == 0, switched.stdout[-3000:] + switched.stderr[-3000:]
+    finally:
+        run.cancel_running()
+        run.stop_committers()
+    run.check()
+    committer.commit_pending(replay)
+
+    problems, corrected = [], 0
+    for spec in tables.ALL:
+        old = read_rows(committer.table_uri(buggy, spec), spec, storage_options=run.settings.storage_options())
+        problems += [f"before the fix: {p}" for p in diff(spec, old, model_buggy.tables[spec.name])]
+        location = catalog.resolve(run.settings, spec)
+        assert location == committer.table_uri(replay, spec)
+        new = read_rows(location, spec, storage_options=run.settings.storage_options())
+        problems += [f"after the switch: {p}" for p in diff(spec, new, model_fixed.tables[spec.name])]
+        old_by_key = {tuple(r[k] for k in spec.key): r for r in old}
+        corrected += sum(1 for r in new if old_by_key.get(tuple(r[k] for k in spec.key)) != r)
+    print(
+        f"incompatible fix: {produced:,} events; savepoint {savepoint} refused by the pre-flight check; "
+        f"forced restore failed with: {restore_failure}; replayed into v2 and switched readers; "
+        f"{corrected} rows differ between the buggy and the replayed tables; timings (s) "
+        f"{ {k: round(v) for k, v in timings.items()} }; tables {expected}"
+    )
+    assert corrected > 0
+    assert not problems, "\n".join(problems)
+
+
+def _restore_failure(run: DrillRun, job_id: str, *, timeout: float = 120) -> str:
+    """Wait for the forced restore to fail; return the name of the exception Flink reports."""
+    markers = ("StateMigrationException", "Cannot map", "Failed to rollback", "incompatible")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = flink_cluster.job_exceptions(run.settings, job_id)
+        found = [m for m in markers if m in text]
+        if found:
+            return ", ".join(found)
+        time.sleep(3)
+    raise AssertionError(f"the forced restore of {job_id} did not fail within {timeout:.0f}s: the check was too strict")
