@@ -79,10 +79,13 @@ class DrillRun:
         self._threads.append(thread)
 
     def stop_committers(self) -> None:
+        """Stop every committer thread after its current pass."""
         for stop in self._stops:
             stop.set()
         for thread in self._threads:
             thread.join(timeout=120)
+        self._stops.clear()
+        self._threads.clear()
 
     def check(self) -> None:
         assert not self.failures, self.failures

@@ -50,6 +50,7 @@ def test_compatible_fix_restores_from_a_savepoint_with_no_gap_and_no_duplicate(l
     silver_before = {k for k in model.tables[tables.ORDER_EVENTS.name] if k[0] in first_ids}
 
     run.start_committer(run.settings)
+    timings = {}
     started = time.monotonic()
     try:
         job_id = flink_cluster.submit(buggy, env=run.env(buggy))
@@ -60,16 +61,23 @@ def test_compatible_fix_restores_from_a_savepoint_with_no_gap_and_no_duplicate(l
             what="the events before the seam in silver",
             run=run,
         )
+        # The committer pauses across the restore: Flink re-commits the savepoint's pending part
+        # files when it restores, and fails if the committer has deleted them in between.
+        run.stop_committers()
         savepoint, recorded = fingerprint.stop_with_savepoint(run.settings, job_id)
         assert recorded, "the job recorded no state fingerprint"
-        stopped_at = time.monotonic() - started
+        timings["stopped with savepoint"] = time.monotonic() - started
         # The operator's command: the pre-flight check passes (same state layout), then flink run -s.
         submitted = run.cli("submit", "--from-savepoint", savepoint, settings=fixed)
         assert submitted.returncode == 0, submitted.stdout[-3000:] + submitted.stderr[-3000:]
         assert "matches the savepoint's" in submitted.stdout
         job_id = submitted_job_id(submitted.stdout)
+        timings["restored"] = time.monotonic() - started
+        flink_cluster.wait_all_tasks_running(run.settings, job_id)
+        run.start_committer(run.settings)
         produced += run.produce(after)
         wait_until(lambda: counts_reached(run.settings, expected), timeout=240, what="every table complete", run=run)
+        timings["complete"] = time.monotonic() - started
     finally:
         run.cancel_running()
         run.stop_committers()
@@ -105,7 +113,7 @@ def test_compatible_fix_restores_from_a_savepoint_with_no_gap_and_no_duplicate(l
             problems += diff(spec, [row], {key: reference.tables[spec.name][key]})
     print(
         f"compatible fix: {produced:,} events produced, seam at arrival {ts(seam_ms):%H:%M:%S} "
-        f"({len(first_ids):,} events before it), stopped with savepoint {savepoint} after {stopped_at:.0f} s; "
+        f"({len(first_ids):,} events before it), stopped with savepoint {savepoint}; timings (s) {_rounded(timings)}; "
         f"window rows before the seam {sides['before']} (= model with the wrong conversion), across "
         f"{sides['across']} (= per-order model), after {sides['after']} (= model with the fix); tables {expected}"
     )
@@ -133,6 +141,7 @@ def test_incompatible_fix_is_refused_before_restore_then_replayed_and_readers_sw
         produced = run.produce(dataset)
         wait_until(lambda: counts_reached(buggy, expected), timeout=240, what="the buggy job's tables", run=run)
         timings["buggy job complete"] = time.monotonic() - started
+        run.stop_committers()  # complete; and a restore must find the savepoint's part files
         savepoint, recorded = fingerprint.stop_with_savepoint(buggy, job_id)
         assert recorded
 
@@ -183,10 +192,14 @@ def test_incompatible_fix_is_refused_before_restore_then_replayed_and_readers_sw
         f"incompatible fix: {produced:,} events; savepoint {savepoint} refused by the pre-flight check; "
         f"forced restore failed with: {restore_failure}; replayed into v2 and switched readers; "
         f"{corrected} rows differ between the buggy and the replayed tables; timings (s) "
-        f"{ {k: round(v) for k, v in timings.items()} }; tables {expected}"
+        f"{_rounded(timings)}; tables {expected}"
     )
     assert corrected > 0
     assert not problems, "\n".join(problems)
+
+
+def _rounded(timings: dict[str, float]) -> dict[str, int]:
+    return {k: round(v) for k, v in timings.items()}
 
 
 def _restore_failure(run: DrillRun, job_id: str, *, timeout: float = 120) -> str:
