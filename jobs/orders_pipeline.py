@@ -125,34 +125,28 @@ def main(argv: list[str] | None = None) -> int:
     from lakehouse.flink_env import create_table_env
 
     t_env = create_table_env(settings)
-    statements = build(t_env, settings)
-    state = _fingerprint(statements, settings)
-    result = statements.execute()
+    result = build(t_env, settings).execute()
     job = result.get_job_client()
     print(f"submitted {settings.job_name}: job id {job.get_job_id() if job else 'n/a'}", flush=True)
-    if job and state:
-        _record_fingerprint(settings, str(job.get_job_id()), state)
+    if job and settings.profile != "embedded":  # the embedded profile takes no savepoints
+        _record_fingerprint(settings, str(job.get_job_id()))
     if args.wait:
         result.wait()
     return 0
 
 
-def _fingerprint(statements, settings: Settings):
-    """The job's state fingerprint (lakehouse/fingerprint.py); none on the embedded profile, which
-    takes no savepoints."""
-    if settings.profile == "embedded":
-        return None
-    from lakehouse import fingerprint
+def _record_fingerprint(settings: Settings, job_id: str) -> None:
+    """Record the job's state fingerprint for `lakehouse jobs stop` (lakehouse/fingerprint.py).
 
-    return fingerprint.of_statements(statements, job=settings.job_name)
-
-
-def _record_fingerprint(settings: Settings, job_id: str, state) -> None:
+    Computed after the job is submitted, from a second build of the same plan: compiling before
+    execute() would number the job's plan nodes, hence its operator uids, after the compiled
+    plan's."""
     from lakehouse import fingerprint
 
     try:
+        state = fingerprint.compute(settings, connector_jars=False)
         uri = fingerprint.record_for_job(settings, job_id, state)
-    except OSError as error:  # the job runs; only the restore pre-flight check will lack it
+    except Exception as error:  # noqa: BLE001 - the job runs; only the restore pre-flight will lack it
         print(f"warning: could not record the state fingerprint of job {job_id}: {error}", flush=True)
         return
     print(f"state fingerprint {state.digest} recorded at {uri}", flush=True)

@@ -85,8 +85,13 @@ class Fingerprint:
 
 def from_plan(plan_json: str, *, job: str = "") -> Fingerprint:
     """The fingerprint of a compiled plan (``CompiledPlan.as_json_string()``)."""
+    nodes = json.loads(plan_json)["nodes"]
+    # Exec node ids come from a counter that lives as long as the JVM: a second plan in the same
+    # process is numbered on from the first. The job's uids are those of a first plan, so ids
+    # count from the plan's first node.
+    offset = min((node["id"] for node in nodes), default=1) - 1
     operators = {}
-    for node in json.loads(plan_json)["nodes"]:
+    for node in nodes:
         kind = node["type"].rsplit("_", 1)[0]  # "stream-exec-sink_1" -> "stream-exec-sink"
         if kind in STATELESS:
             continue
@@ -96,7 +101,7 @@ def from_plan(plan_json: str, *, job: str = "") -> Fingerprint:
         else:
             content = {k: v for k, v in node.items() if k not in _NOT_STATE}
         digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
-        operators[f"{node['id']}_{kind}"] = digest
+        operators[f"{node['id'] - offset}_{kind}"] = digest
     return Fingerprint(operators=operators, created_at=datetime.now(UTC).isoformat(timespec="seconds"), job=job)
 
 
@@ -105,14 +110,15 @@ def of_statements(statements, *, job: str = "") -> Fingerprint:
     return from_plan(statements.compile_plan().as_json_string(), job=job)
 
 
-def compute(settings: Settings) -> Fingerprint:
-    """Build the orders pipeline for ``settings`` in a client-side table environment and
-    fingerprint it (nothing is submitted). Connector jars come from the Flink client's lib/."""
+def compute(settings: Settings, *, connector_jars: bool = True) -> Fingerprint:
+    """Build the orders pipeline for ``settings`` in a fresh table environment and fingerprint
+    it (nothing is submitted). With ``connector_jars`` the Kafka connector comes from the Flink
+    client's lib/ (a plain Python process has none; the `flink run` client has it already)."""
     from jobs import orders_pipeline
     from lakehouse.flink_env import create_table_env
 
     t_env = create_table_env(settings)
-    if settings.profile != "embedded":
+    if connector_jars and settings.profile != "embedded":
         from lakehouse import flink_cluster
 
         jars = sorted((flink_cluster.flink_home() / "lib").glob("flink-sql-connector-*.jar"))

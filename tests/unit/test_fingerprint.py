@@ -77,3 +77,12 @@ def test_a_record_round_trips_and_a_missing_savepoint_record_refuses(tmp_path):
     assert fingerprint.check_restore(settings, savepoint, new=saved).ok
     message = fingerprint.refusal_message(check, savepoint, settings)
     assert "python -m lakehouse replay --table-version v2" in message
+
+
+def test_node_ids_count_from_the_plans_first_node():
+    # A second plan compiled in the same JVM is numbered on from the first one.
+    plan = _plan([COUNT])
+    later = copy.deepcopy(plan)
+    for node in later["nodes"]:
+        node["id"] += 68
+    assert _fp(later).operators == _fp(plan).operators
