@@ -229,7 +229,8 @@ def cmd_maintain(args: argparse.Namespace) -> int:
     for result in maintenance.maintain(settings, retention_hours=args.retention_hours, dry_run=args.dry_run):
         _log(
             f"{result.table}: compacted {result.files_removed} files into {result.files_added}, "
-            f"{'would vacuum' if args.dry_run else 'vacuumed'} {result.vacuumed} files (version {result.version})"
+            f"{'would vacuum' if args.dry_run else 'vacuumed'} {result.vacuumed} files (version {result.version}), "
+            f"{'would remove' if args.dry_run else 'removed'} {result.staging_removed} merged staging files"
         )
     return 0
 
@@ -306,7 +307,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--retention-hours",
         type=int,
         default=168,
-        help="keep files any version of the last N hours needs; longer than your oldest savepoint (default 168)",
+        help=(
+            "keep table files any version of the last N hours needs, and merged staging files of the last N hours;"
+            " longer than your oldest savepoint (default 168)"
+        ),
     )
     p.add_argument("--dry-run", action="store_true", help="only list what vacuum would delete; no compaction")
     p.set_defaults(func=cmd_maintain)

@@ -8,8 +8,11 @@ Invariants (what makes every row land once):
    key: insert when the key is absent, never update. Window and anomaly rows are final when
    emitted (late events are routed to bronze.late_events instead of reopening windows), so
    insert-if-absent is the right semantics, and running the same input twice adds nothing.
-3. A batch's staging files are deleted only after its Delta commit succeeded. A crash in between
-   replays the batch on the next pass and the merge inserts nothing new.
+3. A batch's staging files are recorded in the staging ledger (lakehouse/ledger.py) only after
+   its Delta commit succeeded, and skipped from then on. A crash in between replays the batch on
+   the next pass and the merge inserts nothing new. The committer never deletes a staging file:
+   Flink re-commits a checkpoint's pending files when it restores that checkpoint or a savepoint,
+   and fails if they are gone; ``lakehouse maintain`` removes them after the retention.
 4. Every commit records its provenance: a Delta application transaction
    (app_id "<job>/<table>", version = commit sequence) and commitInfo metadata naming the job,
    the table, the staging files and the row counts. ``lakehouse history`` shows them.
@@ -31,7 +34,7 @@ import pyarrow.json as pj
 from deltalake import CommitProperties, DeltaTable, Transaction
 from deltalake.exceptions import CommitFailedError, DeltaError
 
-from lakehouse import storage, tables
+from lakehouse import ledger, storage, tables
 from lakehouse.config import Settings
 from lakehouse.tables import TableSpec
 
@@ -74,15 +77,24 @@ def commit_pending(settings: Settings, specs: tuple[TableSpec, ...] = tables.ALL
     return [result for spec in specs if (result := commit_table(settings, spec)) is not None]
 
 
-def commit_table(settings: Settings, spec: TableSpec) -> CommitResult | None:
+def staging_ledger(settings: Settings, spec: TableSpec) -> tuple[object, str, ledger.Ledger]:
+    """The staging filesystem, the table's staging directory and its ledger (refreshed)."""
     fs, root = storage.filesystem(settings.staging_uri(), settings)
-    files = storage.visible_files(fs, f"{root}/{spec.path}")[:MAX_FILES_PER_COMMIT]
-    if not files:
+    book = ledger.for_table(fs, root, spec.path, cache_key=settings.staging_uri())
+    book.refresh()
+    return fs, f"{root}/{spec.path}", book
+
+
+def commit_table(settings: Settings, spec: TableSpec) -> CommitResult | None:
+    fs, directory, book = staging_ledger(settings, spec)
+    pending = ledger.pending_files(fs, directory, book)[:MAX_FILES_PER_COMMIT]
+    if not pending:
         return None
+    files = [path for path, _ in pending]
     batch = read_staging(fs, files, spec)
     inserted, version = _merge(settings, spec, batch, files) if batch.num_rows else (0, None)
-    for path in files:  # only after the commit: a crash before this line replays the batch (invariant 3)
-        fs.delete_file(path)
+    # Only after the commit: a crash before this line replays the batch (invariant 3).
+    book.record({path.removeprefix(directory + "/"): size for path, size in pending})
     return CommitResult(
         table=spec.name, files=len(files), rows_read=batch.num_rows, rows_inserted=inserted, version=version
     )

@@ -97,8 +97,16 @@ def list_jobs(settings: Settings) -> list[dict]:
     ]
 
 
+_ALIVE = {"CREATED", "INITIALIZING", "RUNNING", "RESTARTING"}
+
+
+def job_details(settings: Settings, job_id: str) -> dict:
+    """The REST view of a job: its state and its vertices with their status."""
+    return _rest(settings, f"/jobs/{job_id}")
+
+
 def job_state(settings: Settings, job_id: str) -> str:
-    return _rest(settings, f"/jobs/{job_id}")["state"]
+    return job_details(settings, job_id)["state"]
 
 
 def job_exceptions(settings: Settings, job_id: str) -> str:
@@ -115,7 +123,7 @@ def wait_all_tasks_running(settings: Settings, job_id: str, *, timeout: float = 
     a restart, and a checkpoint or savepoint triggered then fails."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        job = _rest(settings, f"/jobs/{job_id}")
+        job = job_details(settings, job_id)
         if job["state"] == "RUNNING" and all(v["status"] == "RUNNING" for v in job["vertices"]):
             return
         time.sleep(1)
@@ -126,7 +134,8 @@ def stop_with_savepoint(
     settings: Settings, job_id: str, *, target: str | None = None, timeout: float = 300, attempts: int = 3
 ) -> str:
     """Stop a job with a savepoint (not drained: windows stay open for the restored job) and
-    return its path. A savepoint refused because tasks are not running yet is tried again."""
+    return its path. A savepoint refused or aborted while the job lives on (tasks still
+    deploying, a failover during the savepoint) is tried again once all tasks run."""
     body = {"drain": False, "formatType": "CANONICAL"}
     if target:
         body["targetDirectory"] = target
@@ -145,7 +154,9 @@ def stop_with_savepoint(
         if "failure-cause" not in operation:
             return operation["location"]
         cause = operation["failure-cause"].get("stack-trace", "")
-        retryable = "not being executed" in cause or "not running" in cause
+        # Refused while tasks deploy, or aborted by a failover (a TaskManager lost during the
+        # savepoint): the job lives on, so wait until it runs again and retry.
+        retryable = job_state(settings, job_id) in _ALIVE
         if attempt == attempts - 1 or not retryable:
             raise RuntimeError(f"stop-with-savepoint failed: {cause[:2000]}")
         time.sleep(5)

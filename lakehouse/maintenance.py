@@ -6,6 +6,11 @@ invariant 5), and a compaction that conflicts is retried the same way. Vacuum de
 that no table version within the retention still references: keep the retention longer than the
 oldest savepoint you may restore (restoring re-runs windows whose rows are merged by key) and
 than the time travel readers need. Default: 7 days.
+
+The same retention applies to Flink's staging files: the committer keeps every file it merged
+(a restore re-commits a checkpoint's pending files and fails if they are gone, see
+lakehouse/ledger.py), and maintenance deletes the merged ones older than the retention. Files
+not merged yet are never touched.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ class MaintenanceResult:
     files_added: int
     vacuumed: int
     version: int
+    staging_removed: int
 
 
 def maintain(
@@ -57,9 +63,25 @@ def maintain(
                 files_added=int(metrics.get("numFilesAdded", 0)),
                 vacuumed=len(vacuumed),
                 version=table.version(),
+                staging_removed=remove_merged_staging(settings, spec, retention_hours=retention_hours, dry_run=dry_run),
             )
         )
     return results
+
+
+def remove_merged_staging(settings: Settings, spec: tables.TableSpec, *, retention_hours: float, dry_run: bool) -> int:
+    """Delete the table's staging files merged more than ``retention_hours`` ago; return how many."""
+    fs, directory, book = committer.staging_ledger(settings, spec)
+    expired = book.older_than(time.time() - retention_hours * 3600)
+    if dry_run or not expired:
+        return len(expired)
+    for path in expired:
+        try:
+            fs.delete_file(f"{directory}/{path}")
+        except FileNotFoundError:
+            pass
+    book.forget(expired)
+    return len(expired)
 
 
 def _compact(uri: str, settings: Settings) -> dict:

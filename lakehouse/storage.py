@@ -26,13 +26,17 @@ def filesystem(uri: str, settings: Settings) -> tuple[pafs.FileSystem, str]:
     return pafs.LocalFileSystem(), uri.rstrip("/")
 
 
-def visible_files(fs: pafs.FileSystem, directory: str) -> list[str]:
-    """Finished part files below ``directory``: Flink hides in-progress ones behind a leading dot."""
+def visible_files_with_size(fs: pafs.FileSystem, directory: str) -> list[tuple[str, int]]:
+    """Finished part files below ``directory`` and their sizes, sorted by path.
+
+    Flink hides in-progress files behind a leading dot; names starting with '_' are not data."""
     try:
         infos = fs.get_file_info(pafs.FileSelector(directory, recursive=True, allow_not_found=True))
     except FileNotFoundError:
         return []
     files = [
-        info.path for info in infos if info.type == pafs.FileType.File and not info.base_name.startswith((".", "_"))
+        (info.path, info.size)
+        for info in infos
+        if info.type == pafs.FileType.File and not info.base_name.startswith((".", "_"))
     ]
     return sorted(files)

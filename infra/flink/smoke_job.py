@@ -7,6 +7,7 @@ latest offset, then finishes.
 
 Usage: flink.sh cli run -py infra/flink/smoke_job.py TOPIC BOOTSTRAP OUTPUT_URI
 """
+
 import sys
 
 from pyflink.table import DataTypes, EnvironmentSettings, TableEnvironment

@@ -61,6 +61,19 @@ def _kill_newest_taskmanager() -> int:
     raise AssertionError("no running TaskManager to kill")
 
 
+def _wait_until_failure_noticed(settings, job_id: str, timeout: float = 60) -> None:
+    """Until the JobManager notices a killed TaskManager (at the latest after the heartbeat
+    timeout, 30 s), the job still shows every task RUNNING on it: waiting for "all running"
+    right after a kill would return at once."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = flink_cluster.job_details(settings, job_id)
+        if job["state"] != "RUNNING" or any(v["status"] != "RUNNING" for v in job["vertices"]):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} still shows every task running {timeout:.0f}s after a TaskManager was killed")
+
+
 def _stat(pid: int) -> list[str] | None:
     """The fields of /proc/<pid>/stat after the command name (state, ppid, ...), or None."""
     try:
@@ -159,6 +172,7 @@ def test_every_event_and_window_lands_once_across_kills_and_a_savepoint_restore(
             killed.append(_kill_newest_taskmanager())
             killed_at.append(round(time.monotonic() - started))
             _start_taskmanager()
+            _wait_until_failure_noticed(settings, job_id)
             flink_cluster.wait_all_tasks_running(settings, job_id)
         producing.join(timeout=300)
         assert not producing.is_alive(), "the producer did not finish"

@@ -1,12 +1,13 @@
 """The committer on hand-written staging files: exactly once, idempotent replays, provenance."""
 
 import json
+import shutil
 from datetime import UTC, datetime
 
 import pytest
 from deltalake import DeltaTable
 
-from lakehouse import committer, config, tables
+from lakehouse import committer, config, ledger, maintenance, tables
 
 SPEC = tables.METRICS_1M
 
@@ -28,6 +29,7 @@ def _row(minute: int, region: str, count: int) -> dict:
 
 @pytest.fixture
 def settings(tmp_path):
+    ledger.clear_cache()
     s = config.load("embedded", data_dir=tmp_path)
     committer.ensure_tables(s)
     return s
@@ -43,7 +45,7 @@ def _table(settings, spec=SPEC) -> list[dict]:
     return DeltaTable(committer.table_uri(settings, spec)).to_pyarrow_table().to_pylist()
 
 
-def test_visible_files_are_committed_once_and_removed(settings):
+def test_visible_files_are_committed_once_and_kept_for_flink(settings):
     _stage(settings, "part-a-0-0", [_row(0, "APAC", 3), _row(0, "EU-WEST", 2)])
     results = committer.commit_pending(settings, (SPEC,))
     assert [(r.files, r.rows_read, r.rows_inserted) for r in results] == [(1, 2, 2)]
@@ -51,6 +53,45 @@ def test_visible_files_are_committed_once_and_removed(settings):
     assert sorted((r["region"], r["order_count"]) for r in rows) == [("APAC", 3), ("EU-WEST", 2)]
     assert rows[0]["window_start"] == datetime(2026, 1, 1, 0, 0, tzinfo=UTC)
     assert committer.commit_pending(settings, (SPEC,)) == []
+    # Flink re-commits a restored checkpoint's pending files and fails if they are gone.
+    assert (settings.data_dir / "staging" / SPEC.path / "part-a-0-0").exists()
+
+
+def test_a_restarted_committer_reads_the_ledger_and_skips_merged_files(settings):
+    _stage(settings, "part-a-0-0", [_row(0, "APAC", 3)])
+    committer.commit_pending(settings, (SPEC,))
+    ledger.clear_cache()  # a new committer process
+    _stage(settings, "part-a-0-1", [_row(1, "APAC", 4)])
+    [result] = committer.commit_pending(settings, (SPEC,))
+    assert (result.files, result.rows_read, result.rows_inserted) == (1, 1, 1)
+
+
+def test_the_ledger_folds_its_entries_and_stays_exact(settings, monkeypatch):
+    monkeypatch.setattr(ledger, "FOLD_AFTER_ENTRIES", 3)
+    for minute in range(6):
+        _stage(settings, f"part-a-0-{minute}", [_row(minute, "APAC", minute + 1)])
+        committer.commit_pending(settings, (SPEC,))
+    ledger_dir = settings.data_dir / "staging" / "_ledger" / SPEC.path
+    assert len(list(ledger_dir.iterdir())) <= 4
+    ledger.clear_cache()
+    assert committer.commit_pending(settings, (SPEC,)) == []
+    assert sorted(r["order_count"] for r in _table(settings)) == [1, 2, 3, 4, 5, 6]
+
+
+def test_maintenance_removes_merged_staging_files_after_the_retention_only(settings):
+    _stage(settings, "part-a-0-0", [_row(0, "APAC", 3)])
+    committer.commit_pending(settings, (SPEC,))
+    _stage(settings, "part-a-0-1", [_row(1, "APAC", 4)])  # not merged yet: never removed
+    staging = settings.data_dir / "staging" / SPEC.path
+    assert maintenance.remove_merged_staging(settings, SPEC, retention_hours=1, dry_run=False) == 0
+    assert maintenance.remove_merged_staging(settings, SPEC, retention_hours=0, dry_run=True) == 1
+    assert (staging / "part-a-0-0").exists()
+    assert maintenance.remove_merged_staging(settings, SPEC, retention_hours=0, dry_run=False) == 1
+    assert sorted(p.name for p in staging.iterdir()) == ["part-a-0-1"]
+    ledger.clear_cache()
+    [result] = committer.commit_pending(settings, (SPEC,))
+    assert (result.files, result.rows_inserted) == (1, 1)
+    assert sorted(r["order_count"] for r in _table(settings)) == [3, 4]
 
 
 def test_in_progress_files_are_left_alone(settings):
@@ -63,9 +104,10 @@ def test_replaying_the_same_rows_inserts_nothing(settings):
     _stage(settings, "part-a-0-0", [_row(0, "APAC", 3), _row(1, "APAC", 4)])
     committer.commit_pending(settings, (SPEC,))
     version = DeltaTable(committer.table_uri(settings, SPEC)).version()
-    # A crash after the Delta commit but before the staging files were deleted, or a second
-    # run of the same input, hands the committer the same rows again.
-    _stage(settings, "part-a-0-0", [_row(0, "APAC", 3), _row(1, "APAC", 4)])
+    # A crash after the Delta commit but before the ledger record, or a second run of the same
+    # input, hands the committer the same rows again.
+    shutil.rmtree(settings.data_dir / "staging" / "_ledger")
+    ledger.clear_cache()
     _stage(settings, "part-b-0-0", [_row(1, "APAC", 4), _row(2, "APAC", 5)])
     [result] = committer.commit_pending(settings, (SPEC,))
     assert (result.rows_read, result.rows_inserted) == (4, 1)
