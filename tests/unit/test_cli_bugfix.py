@@ -1,0 +1,48 @@
+"""The bug-fix commands' decisions, without a cluster: refuse, restore, switch."""
+
+from lakehouse import cli, committer, config, fingerprint, flink_cluster
+
+
+def _check(ok: bool) -> fingerprint.RestoreCheck:
+    fp = fingerprint.Fingerprint(operators={"49_stream-exec-global-window-aggregate": "a"})
+    problems = (
+        []
+        if ok
+        else ["49_stream-exec-global-window-aggregate: its state layout changed (aggregates, keys or row types)"]
+    )
+    return fingerprint.RestoreCheck(ok, problems, fp, fp)
+
+
+def test_an_incompatible_savepoint_is_refused_with_the_replay_command_and_nothing_is_submitted(
+    monkeypatch, tmp_path, capsys
+):
+    monkeypatch.setenv("LAKEHOUSE_DATA_DIR", str(tmp_path))
+    submitted = []
+    monkeypatch.setattr(fingerprint, "check_restore", lambda settings, savepoint: _check(False))
+    monkeypatch.setattr(flink_cluster, "submit", lambda *a, **k: submitted.append(k) or "f" * 32)
+    code = cli.main(["submit", "--profile", "embedded", "--from-savepoint", "s3://b/savepoint-1"])
+    err = capsys.readouterr().err
+    assert code == 3 and submitted == []
+    assert "refusing to restore s3://b/savepoint-1" in err
+    assert "49_stream-exec-global-window-aggregate" in err
+    assert "python -m lakehouse replay --table-version v2" in err
+
+
+def test_a_compatible_savepoint_restores(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("LAKEHOUSE_DATA_DIR", str(tmp_path))
+    submitted = []
+    monkeypatch.setattr(fingerprint, "check_restore", lambda settings, savepoint: _check(True))
+    monkeypatch.setattr(flink_cluster, "submit", lambda settings, **k: submitted.append(k) or "f" * 32)
+    assert cli.main(["submit", "--profile", "embedded", "--from-savepoint", "s3://b/savepoint-1"]) == 0
+    assert submitted == [{"savepoint": "s3://b/savepoint-1"}]
+    assert "matches the savepoint's" in capsys.readouterr().out
+
+
+def test_switch_refuses_an_unwritten_version_and_moves_readers_to_a_written_one(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("LAKEHOUSE_DATA_DIR", str(tmp_path))
+    settings = config.load("embedded")
+    committer.ensure_tables(settings)
+    assert cli.main(["switch", "--profile", "embedded", "v2"]) == 2
+    committer.ensure_tables(config.load("embedded", table_version="v2"))
+    assert cli.main(["switch", "--profile", "embedded", "v2"]) == 0
+    assert "now see version v2 (was base)" in capsys.readouterr().out
