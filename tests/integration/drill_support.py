@@ -3,7 +3,6 @@ and job name, a committer thread, partial production, and waits on table content
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import sys
@@ -148,15 +147,9 @@ def quiet_seam(dataset: generator.Dataset, *, after_ms: int, quiet_ms: int = 120
 
 
 def event_ids(dataset: generator.Dataset) -> set[str]:
-    ids = set()
-    for record in dataset.orders:
-        try:
-            value = json.loads(record.value)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(value, dict) and isinstance(value.get("event_id"), str):
-            ids.add(value["event_id"])
-    return ids
+    """Ids of the valid events of a dataset (a corrupted copy of an event shares its id, so
+    quarantined records do not count: the valid original may arrive on the other side of a seam)."""
+    return {record.expect["event"]["event_id"] for record in dataset.orders if "event" in record.expect}
 
 
 def key_set(settings: Settings, spec: tables.TableSpec) -> list[tuple]:
@@ -164,19 +157,38 @@ def key_set(settings: Settings, spec: tables.TableSpec) -> list[tuple]:
     return [tuple(row[k] for k in spec.key) for row in rows]
 
 
-def wait_until(predicate, *, timeout: float, what: str, run: DrillRun, poll: float = 4.0) -> None:
+def wait_until(predicate, *, timeout: float, what: str, run: DrillRun, poll: float = 4.0, fail: bool = True) -> bool:
+    """Poll ``predicate`` until it holds; on timeout raise, or with ``fail=False`` report and
+    return False (the caller's comparison then says what is missing)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         run.check()
         if predicate():
-            return
+            return True
         time.sleep(poll)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+    if fail:
+        raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+    print(f"timed out after {timeout:.0f}s waiting for {what}", flush=True)
+    return False
+
+
+def counts(settings: Settings) -> dict[str, int]:
+    return {spec.name: len(key_set(settings, spec)) for spec in tables.ALL}
+
+
+def pending_staging_files(settings: Settings) -> dict[str, int]:
+    """Visible staging files per table that the committer has not merged yet."""
+    from lakehouse import ledger
+
+    out = {}
+    for spec in tables.ALL:
+        fs, directory, book = committer.staging_ledger(settings, spec)
+        out[spec.name] = len(ledger.pending_files(fs, directory, book))
+    return out
 
 
 def counts_reached(settings: Settings, expected: dict[str, int]) -> bool:
-    counts = {spec.name: len(key_set(settings, spec)) for spec in tables.ALL}
-    return counts == expected
+    return counts(settings) == expected
 
 
 def submitted_job_id(output: str) -> str:

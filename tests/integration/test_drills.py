@@ -17,9 +17,11 @@ from lakehouse import catalog, committer, fingerprint, flink_cluster, generator,
 from tests.compare import diff, read_rows
 from tests.integration.drill_support import (
     DrillRun,
+    counts,
     counts_reached,
     event_ids,
     key_set,
+    pending_staging_files,
     quiet_seam,
     split_by_arrival,
     submitted_job_id,
@@ -64,16 +66,21 @@ def test_compatible_fix_restores_from_a_savepoint_with_no_gap_and_no_duplicate(l
         # The committer keeps committing across the stop and the restore, as in production.
         savepoint, recorded = fingerprint.stop_with_savepoint(run.settings, job_id)
         assert recorded, "the job recorded no state fingerprint"
-        timings["stopped with savepoint"] = time.monotonic() - started
+        _progress(timings, "stopped with savepoint", started)
         # The operator's command: the pre-flight check passes (same state layout), then flink run -s.
         submitted = run.cli("submit", "--from-savepoint", savepoint, settings=fixed)
         assert submitted.returncode == 0, submitted.stdout[-3000:] + submitted.stderr[-3000:]
         assert "matches the savepoint's" in submitted.stdout
         job_id = submitted_job_id(submitted.stdout)
-        timings["restored"] = time.monotonic() - started
         produced += run.produce(after)
-        wait_until(lambda: counts_reached(run.settings, expected), timeout=240, what="every table complete", run=run)
-        timings["complete"] = time.monotonic() - started
+        _progress(timings, "restored", started)
+        wait_until(lambda: counts_reached(run.settings, expected), timeout=180, what="every table", run=run, fail=False)
+        _progress(timings, "complete", started)
+        print(
+            f"counts {counts(run.settings)}, expected {expected}, "
+            f"staging files not merged yet {pending_staging_files(run.settings)}",
+            flush=True,
+        )
     finally:
         run.cancel_running()
         run.stop_committers()
@@ -136,7 +143,7 @@ def test_incompatible_fix_is_refused_before_restore_then_replayed_and_readers_sw
         job_id = flink_cluster.submit(buggy, env=run.env(buggy))
         produced = run.produce(dataset)
         wait_until(lambda: counts_reached(buggy, expected), timeout=240, what="the buggy job's tables", run=run)
-        timings["buggy job complete"] = time.monotonic() - started
+        _progress(timings, "buggy job complete", started)
         run.stop_committers()  # its tables are complete
         savepoint, recorded = fingerprint.stop_with_savepoint(buggy, job_id)
         assert recorded
@@ -144,7 +151,7 @@ def test_incompatible_fix_is_refused_before_restore_then_replayed_and_readers_sw
         # The operator deploys the fix and asks for a restore: refused before anything is submitted.
         jobs_before = {j["id"] for j in flink_cluster.list_jobs(run.settings)}
         refused = run.cli("submit", "--from-savepoint", savepoint, settings=fixed)
-        timings["pre-flight refusal"] = time.monotonic() - started
+        _progress(timings, "pre-flight refusal", started)
         assert refused.returncode == 3, refused.stdout[-3000:] + refused.stderr[-3000:]
         assert "refusing to restore" in refused.stderr and "window-aggregate" in refused.stderr
         assert "python -m lakehouse replay --table-version v2" in refused.stderr
@@ -163,8 +170,8 @@ def test_incompatible_fix_is_refused_before_restore_then_replayed_and_readers_sw
         replay_id = submitted_job_id(replayed.stdout)
         run.start_committer(replay)
         assert catalog.resolve(run.settings, tables.METRICS_5M) == committer.table_uri(buggy, tables.METRICS_5M)
-        wait_until(lambda: counts_reached(replay, expected), timeout=240, what="the replayed tables", run=run)
-        timings["replay complete"] = time.monotonic() - started
+        wait_until(lambda: counts_reached(replay, expected), timeout=180, what="the replayed tables", run=run)
+        _progress(timings, "replay complete", started)
         assert flink_cluster.job_state(run.settings, replay_id) == "RUNNING"
         switched = run.cli("switch", "v2", settings=run.settings)
         assert switched.returncode == 0, switched.stdout[-3000:] + switched.stderr[-3000:]
@@ -192,6 +199,11 @@ def test_incompatible_fix_is_refused_before_restore_then_replayed_and_readers_sw
     )
     assert corrected > 0
     assert not problems, "\n".join(problems)
+
+
+def _progress(timings: dict[str, float], step: str, started: float) -> None:
+    timings[step] = time.monotonic() - started
+    print(f"{step} after {timings[step]:.0f} s", flush=True)
 
 
 def _rounded(timings: dict[str, float]) -> dict[str, int]:
