@@ -58,18 +58,7 @@ class CommitResult:
 def ensure_tables(settings: Settings, specs: tuple[TableSpec, ...] = tables.ALL) -> None:
     """Create every Delta table up front: two writers creating the same new table conflict."""
     for spec in specs:
-        uri = table_uri(settings, spec)
-        if DeltaTable.is_deltatable(uri, storage_options=settings.storage_options()):
-            continue
-        DeltaTable.create(
-            uri,
-            schema=spec.arrow_schema(),
-            partition_by=list(spec.partition_by) or None,
-            name=spec.name,
-            description=spec.description,
-            mode="ignore",
-            storage_options=settings.storage_options(),
-        )
+        storage.create_table_if_absent(settings, spec, table_uri(settings, spec))
 
 
 def table_uri(settings: Settings, spec: TableSpec) -> str:

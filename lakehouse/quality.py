@@ -29,7 +29,7 @@ import pandas as pd
 import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
 
-from lakehouse import tables
+from lakehouse import storage, tables
 from lakehouse.config import Settings
 from lakehouse.tables import QUALITY_RESULTS, TableSpec
 
@@ -189,15 +189,7 @@ def check(settings: Settings, table: str, *, version: int | None = None) -> Repo
 
 def ensure_results_table(settings: Settings) -> str:
     uri = table_uri(settings, QUALITY_RESULTS)
-    if not DeltaTable.is_deltatable(uri, storage_options=settings.storage_options()):
-        DeltaTable.create(
-            uri,
-            schema=QUALITY_RESULTS.arrow_schema(),
-            name=QUALITY_RESULTS.name,
-            description=QUALITY_RESULTS.description,
-            mode="ignore",
-            storage_options=settings.storage_options(),
-        )
+    storage.create_table_if_absent(settings, QUALITY_RESULTS, uri)
     return uri
 
 

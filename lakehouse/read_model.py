@@ -48,7 +48,7 @@ import pyarrow.compute as pc
 from deltalake import CommitProperties, DeltaTable
 from deltalake.exceptions import CommitFailedError, DeltaError
 
-from lakehouse import contract, tables
+from lakehouse import contract, storage, tables
 from lakehouse.config import Settings
 from lakehouse.tables import ORDERS_CURRENT, TableSpec
 
@@ -165,17 +165,7 @@ def table_uri(settings: Settings, spec: TableSpec = ORDERS_CURRENT) -> str:
 
 def ensure_table(settings: Settings) -> None:
     """Create gold.orders_current if it does not exist yet."""
-    uri = table_uri(settings)
-    if DeltaTable.is_deltatable(uri, storage_options=settings.storage_options()):
-        return
-    DeltaTable.create(
-        uri,
-        schema=ORDERS_CURRENT.arrow_schema(),
-        name=ORDERS_CURRENT.name,
-        description=ORDERS_CURRENT.description,
-        mode="ignore",
-        storage_options=settings.storage_options(),
-    )
+    storage.create_table_if_absent(settings, ORDERS_CURRENT, table_uri(settings))
 
 
 def update_orders_current(settings: Settings, order_ids: Iterable[str] | None = None) -> UpdateResult:

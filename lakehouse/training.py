@@ -31,6 +31,7 @@ from deltalake import DeltaTable
 
 from lakehouse import tables
 from lakehouse.config import Settings
+from lakehouse.rules import METRICS
 
 NAME = "orders_anomaly_next_5m"
 FEATURE_VERSION = 1
@@ -231,14 +232,7 @@ def same_build(a: dict, b: dict) -> bool:
 # --- internals ---------------------------------------------------------------------------------
 
 _KEY = ["window_start", *DIMENSIONS]
-_METRIC_FEATURES = [
-    "order_count",
-    "revenue_eur",
-    "avg_order_value_eur",
-    "distinct_customers",
-    "min_amount_eur",
-    "max_amount_eur",
-]
+_METRIC_FEATURES = list(METRICS)  # the metrics the anomaly rules watch
 
 
 def _uri(settings: Settings, spec: tables.TableSpec) -> str:
