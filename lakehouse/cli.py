@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from lakehouse import config, generator
+from lakehouse import cli_data, config, generator
 
 
 def _settings(args: argparse.Namespace) -> config.Settings:
@@ -326,6 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     trino.add_commands(sub, common)
     batch_report.add_commands(sub, common)
+    cli_data.add_commands(sub, common)  # quality, orders-current, training-set
     return parser
 
 

@@ -20,6 +20,10 @@ Invariants (what makes every row land once):
    snapshot the merge was reading; the committer re-reads the table and merges the same batch
    again against the new snapshot: because the merge is keyed, that is "re-read and decide",
    not a blind retry.
+6. After a silver.order_events commit, and before its staging files are recorded, the orders of
+   the batch are recomputed from all their events into gold.orders_current (``read_model``: an
+   idempotent MERGE by order_id), so the read model never misses a committed event, replays
+   included.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ import pyarrow.json as pj
 from deltalake import CommitProperties, DeltaTable, Transaction
 from deltalake.exceptions import CommitFailedError, DeltaError
 
-from lakehouse import ledger, storage, tables
+from lakehouse import ledger, read_model, storage, tables
 from lakehouse.config import Settings
 from lakehouse.tables import TableSpec
 
@@ -54,18 +58,7 @@ class CommitResult:
 def ensure_tables(settings: Settings, specs: tuple[TableSpec, ...] = tables.ALL) -> None:
     """Create every Delta table up front: two writers creating the same new table conflict."""
     for spec in specs:
-        uri = table_uri(settings, spec)
-        if DeltaTable.is_deltatable(uri, storage_options=settings.storage_options()):
-            continue
-        DeltaTable.create(
-            uri,
-            schema=spec.arrow_schema(),
-            partition_by=list(spec.partition_by) or None,
-            name=spec.name,
-            description=spec.description,
-            mode="ignore",
-            storage_options=settings.storage_options(),
-        )
+        storage.create_table_if_absent(settings, spec, table_uri(settings, spec))
 
 
 def table_uri(settings: Settings, spec: TableSpec) -> str:
@@ -93,6 +86,10 @@ def commit_table(settings: Settings, spec: TableSpec) -> CommitResult | None:
     files = [path for path, _ in pending]
     batch = read_staging(fs, files, spec)
     inserted, version = _merge(settings, spec, batch, files) if batch.num_rows else (0, None)
+    if spec.name == tables.ORDER_EVENTS.name and batch.num_rows:
+        # The order read model follows the log (invariant 6). Even when the merge inserted nothing
+        # (a replayed batch), a crash may have come between the two: recomputing is idempotent.
+        read_model.update_orders_current(settings, order_ids=batch["order_id"].unique().to_pylist())
     # Only after the commit: a crash before this line replays the batch (invariant 3).
     book.record({path.removeprefix(directory + "/"): size for path, size in pending})
     return CommitResult(

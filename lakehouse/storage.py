@@ -5,8 +5,10 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 import pyarrow.fs as pafs
+from deltalake import DeltaTable
 
 from lakehouse.config import Settings
+from lakehouse.tables import TableSpec
 
 
 def filesystem(uri: str, settings: Settings) -> tuple[pafs.FileSystem, str]:
@@ -40,3 +42,18 @@ def visible_files_with_size(fs: pafs.FileSystem, directory: str) -> list[tuple[s
         if info.type == pafs.FileType.File and not info.base_name.startswith((".", "_"))
     ]
     return sorted(files)
+
+
+def create_table_if_absent(settings: Settings, spec: TableSpec, uri: str) -> None:
+    """Create the spec's Delta table at ``uri`` unless one is there (``mode="ignore"`` covers a race)."""
+    if DeltaTable.is_deltatable(uri, storage_options=settings.storage_options()):
+        return
+    DeltaTable.create(
+        uri,
+        schema=spec.arrow_schema(),
+        partition_by=list(spec.partition_by) or None,
+        name=spec.name,
+        description=spec.description,
+        mode="ignore",
+        storage_options=settings.storage_options(),
+    )

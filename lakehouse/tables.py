@@ -179,5 +179,67 @@ ANOMALIES = TableSpec(
     description="one row per rule firing on a window, region and category",
 )
 
+ORDERS_CURRENT = TableSpec(
+    name="gold.orders_current",
+    columns=(
+        ("order_id", "STRING"),
+        ("status", "STRING"),
+        ("customer_id", "STRING"),
+        ("product_id", "STRING"),
+        ("quantity", "INT"),
+        ("amount", "DOUBLE"),
+        ("currency", "STRING"),
+        ("amount_eur", "DOUBLE"),
+        ("payment_id", "STRING"),
+        ("paid_amount", "DOUBLE"),
+        ("paid_currency", "STRING"),
+        ("warehouse", "STRING"),
+        ("carrier", "STRING"),
+        ("signature", "STRING"),
+        ("cancel_reason", "STRING"),
+        ("placed_at", "TIMESTAMP(3)"),
+        ("paid_at", "TIMESTAMP(3)"),
+        ("reserved_at", "TIMESTAMP(3)"),
+        ("shipped_at", "TIMESTAMP(3)"),
+        ("delivered_at", "TIMESTAMP(3)"),
+        ("cancelled_at", "TIMESTAMP(3)"),
+        ("compensated", "BOOLEAN"),
+        ("refund_due", "DOUBLE"),
+        ("refund_due_eur", "DOUBLE"),
+        ("event_count", "INT"),
+        ("duplicate_events", "INT"),
+        ("late_events", "INT"),
+        ("last_event_id", "STRING"),
+        ("last_event_time", "TIMESTAMP(3)"),
+        ("state_hash", "STRING"),
+    ),
+    key=("order_id",),
+    description="one row per order: its current state folded from silver.order_events",
+)
+
+QUALITY_RESULTS = TableSpec(
+    name="meta.quality_results",
+    columns=(
+        ("table_name", "STRING"),
+        ("table_version", "BIGINT"),
+        ("suite", "STRING"),
+        ("success", "BOOLEAN"),
+        ("evaluated", "INT"),
+        ("failed", "INT"),
+        ("warnings", "INT"),
+        ("failed_expectations", "STRING"),  # JSON list of failed expectations, warnings included
+        ("context", "STRING"),  # JSON: versions of the other tables read, checks skipped
+        ("checked_at", "TIMESTAMP(3)"),
+        ("ge_version", "STRING"),
+    ),
+    key=("table_name", "table_version", "suite", "checked_at"),
+    description="one row per data-quality check of a table version; success=false marks it not validated",
+)
+
+# The tables Flink stages and the committer merges; they drive the job's sinks and the reference model.
 ALL = (QUARANTINE, LATE_EVENTS, ORDER_EVENTS, ORDERS_ENRICHED, METRICS_1M, METRICS_5M, METRICS_1H, ANOMALIES)
-BY_NAME = {spec.name: spec for spec in ALL}
+# Tables that Python code derives from those: the order read model (lakehouse/read_model.py, kept
+# up to date by the committer) and the data-quality verdicts (lakehouse/quality.py). Each is
+# created by its writer on first use.
+DERIVED = (ORDERS_CURRENT, QUALITY_RESULTS)
+BY_NAME = {spec.name: spec for spec in (*ALL, *DERIVED)}

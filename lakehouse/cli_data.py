@@ -1,0 +1,154 @@
+"""Commands for what is built on the tables: quality gates, the order read model, training sets.
+
+``lakehouse.cli`` registers them with one call: ``cli_data.add_commands(sub, common)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from lakehouse import config
+
+
+def _settings(args: argparse.Namespace) -> config.Settings:
+    overrides = {"data_dir": Path(args.data_dir)} if getattr(args, "data_dir", None) else {}
+    return config.load(args.profile, **overrides)
+
+
+def cmd_quality_check(args: argparse.Namespace) -> int:
+    from lakehouse import quality
+
+    settings = _settings(args)
+    names = args.tables or quality.checked_tables(settings)
+    if args.version is not None and len(names) != 1:
+        print("--version needs exactly one table", file=sys.stderr)
+        return 2
+    failed = 0
+    for name in names:
+        run = quality.validate if args.no_record else quality.check
+        report = run(settings, name, version=args.version)
+        print(report.render(verbose=args.verbose), flush=True)
+        failed += not report.success
+    if not args.no_record:
+        print(f"\nverdicts recorded in {quality.QUALITY_RESULTS.name}")
+    return 1 if failed else 0
+
+
+def cmd_quality_status(args: argparse.Namespace) -> int:
+    from deltalake import DeltaTable
+
+    from lakehouse import quality
+
+    settings = _settings(args)
+    print(f"{'table':26s} {'latest':>6s} {'validated':>9s}  last check")
+    for name in args.tables or quality.checked_tables(settings):
+        latest = DeltaTable(
+            quality.table_uri(settings, quality.spec_of(name)), storage_options=settings.storage_options()
+        ).version()
+        validated = quality.latest_validated_version(name, settings=settings)
+        checks = quality.results(settings, [name])
+        last = "never checked"
+        if not checks.empty:
+            row = checks.iloc[0]
+            verdict = "passed" if row["success"] else f"FAILED ({row['failed']} expectations)"
+            last = f"v{row['table_version']} {verdict} at {row['checked_at']:%Y-%m-%d %H:%M:%S}"
+        print(f"{name:26s} {latest:>6d} {'-' if validated is None else validated:>9}  {last}")
+    return 0
+
+
+def cmd_orders_current(args: argparse.Namespace) -> int:
+    from collections import Counter
+
+    from lakehouse import read_model
+
+    settings = _settings(args)
+    result = read_model.update_orders_current(settings, order_ids=args.order_id or None)
+    print(
+        f"{read_model.ORDERS_CURRENT.name}: {result.orders:,} orders recomputed from silver.order_events "
+        f"v{result.source_version}: {result.inserted:,} inserted, {result.updated:,} updated, "
+        f"{result.unchanged:,} unchanged, {result.deleted:,} deleted (table version {result.version})"
+    )
+    statuses = Counter(read_model.read_orders_current(settings).column("status").to_pylist())
+    print("  " + ", ".join(f"{status}={n:,}" for status, n in sorted(statuses.items())))
+    return 0
+
+
+def cmd_training_build(args: argparse.Namespace) -> int:
+    from lakehouse import training
+
+    settings = _settings(args)
+    versions = {}
+    for pin in args.pin or []:
+        table, _, version = pin.partition("=")
+        versions[table] = int(version)
+    out = Path(args.out) if args.out else settings.data_dir / "training" / training.NAME
+    manifest = training.build_training_set(
+        settings, out, versions=versions, validated_only=args.validated_only, label_rules=args.label_rule
+    )
+    _print_manifest(out, manifest)
+    return 0
+
+
+def cmd_training_rebuild(args: argparse.Namespace) -> int:
+    from lakehouse import training
+
+    settings = _settings(args)
+    manifest_path = Path(args.manifest)
+    out = Path(args.out) if args.out else manifest_path.parent.with_name(manifest_path.parent.name + "_rebuilt")
+    try:
+        manifest = training.rebuild_from_manifest(manifest_path, out, storage_options=settings.storage_options())
+    except training.ManifestMismatch as error:
+        print(f"cannot rebuild exactly: {error}", file=sys.stderr)
+        return 1
+    _print_manifest(out, manifest)
+    print("identical to the manifest's training set (same sources, parameters and content hash)")
+    return 0
+
+
+def _print_manifest(out: Path, manifest: dict) -> None:
+    output = manifest["output"]
+    print(f"{out}: {output['rows']:,} rows, {output['positives']:,} positive labels, sha256 {output['content_sha256']}")
+    for name, pin in manifest["sources"].items():
+        print(f"  {name:24s} v{pin['version']:<4d} {pin['rows']:>9,} rows  {pin['content_sha256'][:16]}")
+
+
+def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Register `quality`, `orders-current` and `training-set` on the `lakehouse` parser."""
+    quality_parser = sub.add_parser("quality", help="data-quality gates: validate table versions, show verdicts")
+    quality_sub = quality_parser.add_subparsers(dest="quality_command", required=True, metavar="action")
+    p = quality_sub.add_parser(
+        "check", parents=[common], help="validate table versions and record the verdicts (exit 1 on a failure)"
+    )
+    p.add_argument("tables", nargs="*", help="tables to check (default: every table with a suite)")
+    p.add_argument("--version", type=int, help="the Delta version to check (default: latest; one table only)")
+    p.add_argument("--no-record", action="store_true", help="report only; do not write meta.quality_results")
+    p.add_argument("--verbose", action="store_true", help="list the expectations that passed too")
+    p.set_defaults(func=cmd_quality_check)
+    p = quality_sub.add_parser("status", parents=[common], help="latest and latest validated version per table")
+    p.add_argument("tables", nargs="*", help="tables to show (default: every table with a suite)")
+    p.set_defaults(func=cmd_quality_status)
+
+    p = sub.add_parser(
+        "orders-current",
+        parents=[common],
+        help="recompute gold.orders_current (the order read model) from silver.order_events",
+    )
+    p.add_argument("--order-id", action="append", help="only this order (repeatable; default: every order)")
+    p.set_defaults(func=cmd_orders_current)
+
+    training_parser = sub.add_parser("training-set", help="build or rebuild the labelled anomaly training set")
+    training_sub = training_parser.add_subparsers(dest="training_command", required=True, metavar="action")
+    p = training_sub.add_parser(
+        "build", parents=[common], help="build from pinned table versions: Parquet plus manifest.json"
+    )
+    p.add_argument("--out", help="output directory (default: <data dir>/training/orders_anomaly_next_5m)")
+    p.add_argument("--validated-only", action="store_true", help="read each source at its latest validated version")
+    p.add_argument("--pin", action="append", metavar="TABLE=VERSION", help="read TABLE at VERSION (repeatable)")
+    p.add_argument("--label-rule", action="append", help="only these rules make a positive label (repeatable)")
+    p.set_defaults(func=cmd_training_build)
+    p = training_sub.add_parser("rebuild", parents=[common], help="rebuild exactly from a manifest.json and verify it")
+    p.add_argument("manifest", help="path to a training set's manifest.json")
+    p.add_argument("--out", help="output directory (default: <set>_rebuilt next to the original)")
+    p.set_defaults(func=cmd_training_rebuild)
