@@ -67,17 +67,26 @@ def resolve(settings: Settings, spec: TableSpec) -> str:
     return committer.table_uri(settings, spec)
 
 
-def switch(settings: Settings, version: str, *, specs: tuple[TableSpec, ...] = tables.ALL) -> dict:
+def switch(
+    settings: Settings,
+    version: str,
+    *,
+    specs: tuple[TableSpec, ...] = tables.ALL,
+    derived: tuple[TableSpec, ...] = tables.DERIVED,
+) -> dict:
     """Point readers at ``version`` of every table with one object write; returns the pointer.
 
-    Refuses when a table of that version does not exist (a replay not started, a typo)."""
+    Refuses when a table of that version does not exist (a replay not started, a typo). Derived
+    tables (the order read model, quality verdicts) are created by their writers on first use, so
+    they are switched when the version has them and left out of the pointer otherwise."""
     target = version_settings(settings, version)
+    options = target.storage_options()
     locations = {spec.name: committer.table_uri(target, spec) for spec in specs}
-    missing = [
-        name
-        for name, uri in locations.items()
-        if not DeltaTable.is_deltatable(uri, storage_options=target.storage_options())
-    ]
+    missing = [name for name, uri in locations.items() if not DeltaTable.is_deltatable(uri, storage_options=options)]
+    for spec in derived:
+        uri = committer.table_uri(target, spec)
+        if DeltaTable.is_deltatable(uri, storage_options=options):
+            locations[spec.name] = uri
     if missing:
         raise ValueError(
             f"version {version!r} has no Delta table for {', '.join(missing)} (below {target.tables_uri()})"

@@ -37,3 +37,13 @@ def test_switching_to_a_version_that_was_never_written_is_refused(tmp_path):
     with pytest.raises(ValueError, match="no Delta table"):
         catalog.switch(settings, "v9")
     assert catalog.current_version(settings) == catalog.BASE
+
+
+def test_a_derived_table_is_switched_when_the_version_has_it(tmp_path):
+    settings = config.load("embedded", data_dir=tmp_path)
+    replay = catalog.version_settings(settings, "v2")
+    committer.ensure_tables(replay)
+    assert tables.ORDERS_CURRENT.name not in catalog.switch(settings, "v2")["tables"]
+    committer.ensure_tables(replay, (tables.ORDERS_CURRENT,))
+    catalog.switch(settings, "v2")
+    assert catalog.resolve(settings, tables.ORDERS_CURRENT) == f"{tmp_path}/tables/_v/v2/{tables.ORDERS_CURRENT.path}"
