@@ -36,7 +36,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 from deltalake import CommitProperties, DeltaTable, Transaction
-from deltalake.exceptions import CommitFailedError, DeltaError
 
 from lakehouse import ledger, read_model, storage, tables
 from lakehouse.config import Settings
@@ -129,15 +128,6 @@ def dedupe(batch: pa.Table, key: tuple[str, ...]) -> pa.Table:
     return batch.take(pc.take(rows, pc.sort_indices(rows)))
 
 
-def _snapshot_moved(error: Exception) -> bool:
-    """True when the table changed under the merge: a conflicting commit, or a compaction plus
-    vacuum removed a file of the snapshot it read. Both mean: re-read the table and decide again."""
-    if isinstance(error, CommitFailedError):
-        return True
-    message = str(error)
-    return "not found" in message or "No such file" in message or "NoSuchKey" in message
-
-
 def _merge(settings: Settings, spec: TableSpec, batch: pa.Table, files: list[str]) -> tuple[int, int]:
     batch = dedupe(batch, spec.key)
     predicate = " and ".join(f"t.`{k}` = s.`{k}`" for k in spec.key)
@@ -173,8 +163,8 @@ def _merge(settings: Settings, spec: TableSpec, batch: pa.Table, files: list[str
                 .when_not_matched_insert_all()
                 .execute()
             )
-        except (CommitFailedError, DeltaError) as error:
-            if attempt == _CONFLICT_RETRIES - 1 or not _snapshot_moved(error):
+        except storage.SNAPSHOT_ERRORS as error:
+            if attempt == _CONFLICT_RETRIES - 1 or not storage.snapshot_moved(error):
                 raise
             time.sleep(0.2 * (attempt + 1))
             continue

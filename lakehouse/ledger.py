@@ -21,7 +21,9 @@ keyed and inserts only absent keys (committer invariant 2).
 from __future__ import annotations
 
 import json
+import threading
 import time
+import uuid
 
 import pyarrow.fs as pafs
 
@@ -40,9 +42,14 @@ class Ledger:
         self.files: dict[str, tuple[int, float]] = {}
         self._read: set[str] = set()
         self._snapshot_seen: tuple | None = None
+        self._lock = threading.RLock()  # a committer thread and maintenance may share it
 
     def refresh(self) -> None:
         """Read the snapshot and the entries not read yet; fold them when there are many."""
+        with self._lock:
+            self._refresh()
+
+    def _refresh(self) -> None:
         infos = self._infos()
         names = list(infos)
         snapshot = infos.get(SNAPSHOT)
@@ -68,6 +75,10 @@ class Ledger:
 
     def record(self, files: dict[str, int]) -> None:
         """Record files as merged (after their Delta commit succeeded)."""
+        with self._lock:
+            self._record(files)
+
+    def _record(self, files: dict[str, int]) -> None:
         at = time.time()
         name = f"entry-{time.time_ns():020d}.json"
         self._put(name, {"files": files, "at": at})
@@ -77,6 +88,10 @@ class Ledger:
 
     def forget(self, paths: list[str]) -> None:
         """Drop records (their staging files were deleted) and fold the ledger into one snapshot."""
+        with self._lock:
+            self._forget(paths)
+
+    def _forget(self, paths: list[str]) -> None:
         for path in paths:
             self.files.pop(path, None)
         entries = [n for n in self._infos() if n.startswith("entry-")]
@@ -86,7 +101,8 @@ class Ledger:
                 self._delete(name)
 
     def older_than(self, cutoff: float) -> list[str]:
-        return sorted(path for path, (_, at) in self.files.items() if at < cutoff)
+        with self._lock:
+            return sorted(path for path, (_, at) in self.files.items() if at < cutoff)
 
     def _infos(self) -> dict[str, tuple]:
         """Name -> (size, mtime) of the ledger's objects."""
@@ -95,7 +111,11 @@ class Ledger:
             infos = self.fs.get_file_info(selector)
         except FileNotFoundError:
             return {}
-        return {i.base_name: (i.size, i.mtime_ns) for i in infos if i.type == pafs.FileType.File}
+        return {
+            i.base_name: (i.size, i.mtime_ns)
+            for i in infos
+            if i.type == pafs.FileType.File and not i.base_name.startswith(".")
+        }
 
     def _load(self, name: str) -> dict:
         try:
@@ -105,9 +125,15 @@ class Ledger:
             return {}
 
     def _put(self, name: str, payload: dict) -> None:
+        """Write one ledger object whole: an S3 PUT is atomic; on local disk, write then rename."""
         self.fs.create_dir(self.directory, recursive=True)
-        with self.fs.open_output_stream(f"{self.directory}/{name}") as stream:
+        target = f"{self.directory}/{name}"
+        local = isinstance(self.fs, pafs.LocalFileSystem)
+        path = f"{self.directory}/.{name}.{uuid.uuid4().hex}" if local else target
+        with self.fs.open_output_stream(path) as stream:
             stream.write(json.dumps(payload, separators=(",", ":")).encode())
+        if local:
+            self.fs.move(path, target)
 
     def _write_snapshot(self) -> None:
         self._put(SNAPSHOT, {"files": {path: [size, at] for path, (size, at) in sorted(self.files.items())}})

@@ -46,7 +46,6 @@ from datetime import UTC, datetime, timedelta
 import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import CommitProperties, DeltaTable
-from deltalake.exceptions import CommitFailedError, DeltaError
 
 from lakehouse import contract, storage, tables
 from lakehouse.config import Settings
@@ -180,10 +179,10 @@ def update_orders_current(settings: Settings, order_ids: Iterable[str] | None = 
     for attempt in range(_CONFLICT_RETRIES):
         try:
             return _update(settings, wanted)
-        except (CommitFailedError, DeltaError) as error:
+        except storage.SNAPSHOT_ERRORS as error:
             # Another writer committed first, or a compaction plus vacuum removed a file we were
             # reading: re-read the log and the table and decide again (states are recomputed).
-            if attempt == _CONFLICT_RETRIES - 1 or not _snapshot_moved(error):
+            if attempt == _CONFLICT_RETRIES - 1 or not storage.snapshot_moved(error):
                 raise
             time.sleep(0.2 * (attempt + 1))
     raise AssertionError("unreachable")
@@ -267,13 +266,6 @@ def _delete_orphans(target: DeltaTable, orphans: list[str], metadata: dict[str, 
     )
     target.update_incremental()
     return int(metrics.get("num_deleted_rows", 0))
-
-
-def _snapshot_moved(error: Exception) -> bool:
-    if isinstance(error, CommitFailedError):
-        return True
-    message = str(error)
-    return "not found" in message or "No such file" in message or "NoSuchKey" in message
 
 
 def _to_eur(amount: float | None, currency: str | None) -> float | None:

@@ -6,6 +6,7 @@ from urllib.parse import urlparse
 
 import pyarrow.fs as pafs
 from deltalake import DeltaTable
+from deltalake.exceptions import CommitFailedError, DeltaError
 
 from lakehouse.config import Settings
 from lakehouse.tables import TableSpec
@@ -57,3 +58,17 @@ def create_table_if_absent(settings: Settings, spec: TableSpec, uri: str) -> Non
         mode="ignore",
         storage_options=settings.storage_options(),
     )
+
+
+# What a Delta read or merge raises when the table moved under it: a conflicting commit, or a
+# compaction plus vacuum that removed a file of the snapshot it read (deltalake raises Python's
+# FileNotFoundError for an object that is gone, DeltaError for some other paths).
+SNAPSHOT_ERRORS = (CommitFailedError, DeltaError, FileNotFoundError)
+
+
+def snapshot_moved(error: Exception) -> bool:
+    """True when ``error`` means: re-read the table and decide again."""
+    if isinstance(error, (CommitFailedError, FileNotFoundError)):
+        return True
+    message = str(error)
+    return "not found" in message or "No such file" in message or "NoSuchKey" in message
