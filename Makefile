@@ -32,7 +32,13 @@ trino-down: ## stop Trino
 reports: ## run the batch daily report, then every Trino report of sql/trino/ (local profile)
 	@$(ENV) python -m lakehouse batch-report --profile local && $(ENV) python -m lakehouse trino reports
 
+bench: ## benchmark everything (embedded, stack throughput/ceiling/freshness, Trino vs polars), < 15 min; writes BENCHMARKS.md
+	@$(ENV) python -m bench.run
+
+bench-short: ## the benchmark's short mode (< 3 min)
+	@$(ENV) python -m bench.run --short
+
 lint: ## ruff lint and format check
 	@$(ENV) ruff check . && $(ENV) ruff format --check .
 
-.PHONY: help run test unit lint stack-up stack-status stack-down trino-up trino-down reports
+.PHONY: help run test unit bench bench-short lint stack-up stack-status stack-down trino-up trino-down reports

@@ -145,3 +145,8 @@ def stop_with_savepoint(
             raise RuntimeError(f"stop-with-savepoint failed: {cause[:2000]}")
         time.sleep(5)
     raise AssertionError("unreachable")
+
+
+def job_details(settings: Settings, job_id: str) -> dict:
+    """The REST API's view of a job: state, start-time, end-time, duration (ms), vertices."""
+    return _rest(settings, f"/jobs/{job_id}")
