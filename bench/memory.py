@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from pathlib import Path
 
 # Substrings of a process's command line that name the component it belongs to.
@@ -18,7 +17,9 @@ _MARKERS = (
     ("flink-jobmanager", "StandaloneSessionClusterEntrypoint"),
     ("flink-taskmanager", "TaskManagerRunner"),
     ("trino", "io.trino.server"),
+    ("flink run client (submission)", "org.apache.flink.client.cli.CliFrontend"),
 )
+_SERVICES = {"kafka", "seaweedfs", "flink-jobmanager", "flink-taskmanager", "trino"}
 
 
 def _cmdline(pid: int) -> str:
@@ -52,16 +53,20 @@ def classify(cmdline: str) -> str | None:
 
 
 class Sampler:
-    """Samples every `interval` seconds in a daemon thread; `peaks` maps component -> peak bytes.
+    """Samples every `interval` seconds in a daemon thread; `peaks` maps phase -> component -> peak bytes.
 
     ``extra`` names other process trees to follow (e.g. the committer subprocess): name -> pid.
-    The TaskManager's descendants (its Python workers) count as "flink-taskmanager+python".
+    The TaskManager's descendants (its Python workers) count apart. Services (Kafka, S3, Flink,
+    Trino) are counted only while ``services`` is true: outside the stack phase, processes with
+    those names belong to someone else on a shared machine.
     """
 
     def __init__(self, *, interval: float = 1.0) -> None:
         self.interval = interval
-        self.extra: dict[str, int] = {"bench (producer, poller)": os.getpid()}
-        self.peaks: dict[str, int] = {}
+        self.phase = "setup"
+        self.services = False
+        self.extra: dict[str, int] = {"bench (producer, Delta poller)": os.getpid()}
+        self.peaks: dict[str, dict[str, int]] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="rss-sampler")
 
@@ -85,6 +90,8 @@ class Sampler:
         roots: dict[int, str] = {pid: name for name, pid in self.extra.items()}
         for pid in procs:
             if pid not in roots and (component := classify(_cmdline(pid))) is not None:
+                if component in _SERVICES and not self.services:
+                    continue
                 roots[pid] = component
         for root, component in roots.items():
             if root not in procs:
@@ -96,14 +103,16 @@ class Sampler:
                     procs[p][0] for p in tree if p in procs
                 )
                 continue
-            own = [root] if component in {c for c, _ in _MARKERS} else [root, *_tree(root, children)]
+            # The bench process itself: without its children (committer, flink run), counted apart.
+            own = [root] if component in _SERVICES or root == os.getpid() else [root, *_tree(root, children)]
             totals[component] = totals.get(component, 0) + sum(procs[p][0] for p in own if p in procs)
         return totals
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            peaks = self.peaks.setdefault(self.phase, {})
             for component, rss in self.sample().items():
-                self.peaks[component] = max(self.peaks.get(component, 0), rss)
+                peaks[component] = max(peaks.get(component, 0), rss)
             self._stop.wait(self.interval)
 
 
@@ -114,7 +123,3 @@ def _tree(pid: int, children: dict[int, list[int]]) -> list[int]:
             found.append(child)
             todo.append(child)
     return found
-
-
-def wait_a_sample(sampler: Sampler) -> None:
-    time.sleep(sampler.interval * 1.5)

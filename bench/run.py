@@ -47,7 +47,7 @@ MODES = {
         "query_repeats": 3,
     },
     "short": {
-        "embedded_minutes": 5,
+        "embedded_minutes": 10,  # about 39,000 events
         "throughput_gen": {"minutes": 10, "orders_per_second": 14.0},  # about 39,000 events
         "parallelisms": (2,),
         "freshness": {"rate": 1000.0, "seconds": 20.0},
@@ -213,12 +213,15 @@ def main(argv: list[str] | None = None) -> int:
     }
     with Sampler() as sampler:
         if "embedded" in args.phases:
+            sampler.phase = "embedded"
             results["embedded"] = embedded_phase(mode["embedded_minutes"], sampler)
         if args.phases & {"throughput", "freshness", "queries"}:
             with _lock(args.lock):
                 results["load_average_at_stack_start"] = machine.load_average()
+                sampler.phase, sampler.services = "stack", True
                 stack_phase(mode, args, sampler, results)
-        results["memory_peak_bytes"] = dict(sampler.peaks)
+                sampler.services = False
+        results["memory_peak_bytes"] = {phase: dict(p) for phase, p in sampler.peaks.items() if phase != "setup"}
     results["durations"]["total_s"] = round(time.monotonic() - started, 1)
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")

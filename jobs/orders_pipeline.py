@@ -42,8 +42,6 @@ def source_options(settings: Settings) -> dict[str, dict[str, str]]:
     # fetching) would be declared idle, the watermark would jump ahead, and its events would
     # turn late when it resumes.
     dimension = {**common, "format": "debezium-json", "scan.watermark.idle-timeout": "30 s"}
-    if settings.kafka_bounded_mode:
-        common["scan.bounded.mode"] = settings.kafka_bounded_mode
     prefix = settings.topic_prefix
     return {
         "src_order_events": {

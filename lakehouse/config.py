@@ -30,9 +30,6 @@ class Settings:
     # "staging" (Flink's exactly-once file sinks, then the Delta committer) or "blackhole" (Flink's
     # blackhole connector: the same plan with no output, the engine's ceiling for benchmarks).
     sink_mode: str = "staging"
-    # Kafka's scan.bounded.mode when set (e.g. "latest-offset": the job finishes once it has read
-    # what the topics held at submission; benchmarks time bounded runs). Empty: unbounded.
-    kafka_bounded_mode: str = ""
     job_name: str = "orders-pipeline"
     rules_file: Path = field(
         default_factory=lambda: Path(__file__).resolve().parent.parent / "config" / "anomaly_rules.toml"

@@ -34,7 +34,7 @@ RESULTS = {
         },
     ],
     "queries": [],
-    "memory_peak_bytes": {"kafka": 400 * 1024 * 1024},
+    "memory_peak_bytes": {"stack": {"kafka": 400 * 1024 * 1024}},
 }
 
 
@@ -44,7 +44,7 @@ def test_render_shows_the_ratio_and_the_missed_targets():
     assert "0.80" in text  # 4000 / 5000 on Flink's clocks
     assert "end to end >= 50,000 events/s: MISSED (best 3,333 at p2)" in text
     assert "pipeline/ceiling >= 0.7 at p2: met (0.80 on Flink's clocks)" in text
-    assert "| kafka     |          400 |" in text
+    assert "| stack | kafka     |          400 |" in text
 
 
 def test_update_file_keeps_notes_around_the_markers(tmp_path):
