@@ -417,7 +417,10 @@ def freshness_run(
         produced = _produce_at_rate(records, prefix=prefix, bootstrap=settings.kafka_bootstrap, rate=rate)
         wanted = set(produced.silver_at)
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not wanted <= set(k[0] for k in reader.first_seen["silver.order_events"]):
+        # list() copies in one step: the reader thread adds keys meanwhile.
+        while time.monotonic() < deadline and not wanted <= {
+            k[0] for k in list(reader.first_seen["silver.order_events"])
+        }:
             time.sleep(1)
         time.sleep(max(poll_every * 2, 2))
     finally:
