@@ -139,6 +139,18 @@ def delta_rows(settings: Settings, spec: tables.TableSpec) -> int:
     return int(pc.sum(actions["num_records"]).as_py() or 0) if actions.num_rows else 0
 
 
+def merge_costs(settings: Settings, spec: tables.TableSpec) -> dict:
+    """The committer's MERGE commits into a table, from the Delta history: count and time spent."""
+    table = DeltaTable(committer.table_uri(settings, spec), storage_options=settings.storage_options())
+    merges = [entry for entry in table.history() if entry.get("operation") == "MERGE"]
+    times = [float(entry.get("operationMetrics", {}).get("execution_time_ms", 0)) for entry in merges]
+    return {
+        "silver_merges": len(merges),
+        "silver_merge_ms_mean": sum(times) / len(times) if times else None,
+        "silver_merge_ms_max": max(times) if times else None,
+    }
+
+
 class _Progress:
     """Summed operator metrics of a running job, found by name (operator names carry plan ids)."""
 
@@ -267,6 +279,7 @@ def throughput_run(
             e2e_events_per_second=data.records / seconds["silver_committed"],
             commit_interval_s=commit_interval,
             silver_rows=rows,
+            **merge_costs(settings, tables.ORDER_EVENTS),
         )
     log(f"{name}: " + json.dumps({k: v for k, v in result.items() if k != "run"}, default=str))
     return result
