@@ -44,7 +44,7 @@ MODES = {
         "parallelisms": (1, 2),
         "freshness": {"rate": 2000.0, "seconds": 60.0},
         "query_rows": (1_000_000, 10_000_000),
-        "query_repeats": 3,
+        "query_repeats": 2,
     },
     "short": {
         "embedded_minutes": 10,  # about 39,000 events
