@@ -167,6 +167,56 @@ def _queries(results: dict) -> list[str]:
     ]
 
 
+def _variants(results: dict) -> list[str]:
+    variants = results.get("variants") or []
+    if not variants:
+        return []
+    base_runs = [r for r in results.get("throughput") or [] if r["sink"] == "staging" and r["parallelism"] == 2]
+    settings = results.get("settings", {})
+    rows = [
+        _variant_row(
+            f"baseline (checkpoint {settings.get('checkpoint_interval_ms')} ms, commit every "
+            f"{settings.get('commit_interval_s')} s)",
+            base_runs[0] if base_runs else {},
+            results.get("freshness") or {},
+        )
+    ]
+    rows += [_variant_row(v["variant"], v.get("throughput") or {}, v.get("freshness") or {}) for v in variants]
+    return [
+        "### Tuning variants (same session, parallelism 2)",
+        "",
+        markdown_table(
+            [
+                "settings",
+                "pipeline ev/s",
+                "e2e ev/s",
+                "silver merges",
+                "mean merge ms",
+                "silver p50 s",
+                "silver p99 s",
+                "gold p50 s",
+                "gold p99 s",
+            ],
+            rows,
+        ),
+        "",
+    ]
+
+
+def _variant_row(name: str, run: dict, fresh: dict) -> list:
+    return [
+        name,
+        run.get("flink_events_per_second"),
+        run.get("e2e_events_per_second"),
+        run.get("silver_merges"),
+        run.get("silver_merge_ms_mean"),
+        fresh.get("silver_p50_s"),
+        fresh.get("silver_p99_s"),
+        fresh.get("gold_p50_s"),
+        fresh.get("gold_p99_s"),
+    ]
+
+
 def _memory(results: dict) -> list[str]:
     peaks = results.get("memory_peak_bytes") or {}
     rows = [
@@ -254,7 +304,14 @@ def render(results: dict) -> str:
             "start, planning, the job, the committer), not counting input generation.",
             "",
         ]
-    lines += _throughput(results) + _freshness(results) + _queries(results) + _memory(results) + _verdict(results)
+    lines += (
+        _throughput(results)
+        + _freshness(results)
+        + _variants(results)
+        + _queries(results)
+        + _memory(results)
+        + _verdict(results)
+    )
     durations = results.get("durations") or {}
     if durations:
         lines += ["Phase durations (s): " + ", ".join(f"{k} {v}" for k, v in durations.items()), ""]

@@ -121,6 +121,48 @@ def _lock(path: str | None):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def parse_variant(text: str) -> dict[str, float]:
+    """ "checkpoint_interval_ms=2000,commit_interval=0.5" -> {"checkpoint_interval_ms": 2000.0, ...}."""
+    allowed = {"checkpoint_interval_ms", "commit_interval"}
+    values = {}
+    for item in text.split(","):
+        key, _, value = item.partition("=")
+        if key.strip() not in allowed:
+            raise ValueError(f"unknown variant setting {key!r}; expected one of {sorted(allowed)}")
+        values[key.strip()] = float(value)
+    return values
+
+
+def _variant_runs(text: str, mode: dict, args: argparse.Namespace, sampler: Sampler, results: dict) -> dict:
+    """The p2 pipeline run and the freshness run again with other settings, in the same session."""
+    values = parse_variant(text)
+    checkpoint_ms = int(values.get("checkpoint_interval_ms", args.checkpoint_interval_ms))
+    commit_interval = values.get("commit_interval", args.commit_interval)
+    out: dict = {"variant": text}
+    if results.get("input"):
+        data = stack.Input(**results["input"])
+        out["throughput"] = stack.throughput_run(
+            data,
+            parallelism=2,
+            sink_mode="staging",
+            commit_interval=commit_interval,
+            checkpoint_interval_ms=checkpoint_ms,
+            sampler=sampler,
+            log=_log,
+        )
+    if "freshness" in args.phases:
+        out["freshness"] = stack.freshness_run(
+            **mode["freshness"],
+            parallelism=2,
+            commit_interval=commit_interval,
+            checkpoint_interval_ms=checkpoint_ms,
+            poll_every=0.5,
+            sampler=sampler,
+            log=_log,
+        )
+    return out
+
+
 def stack_phase(mode: dict, args: argparse.Namespace, sampler: Sampler, results: dict) -> None:
     for name in CREDENTIALS:  # throwaway keys, as the test session makes them, unless given
         if not os.environ.get(name):
@@ -159,6 +201,8 @@ def stack_phase(mode: dict, args: argparse.Namespace, sampler: Sampler, results:
                 sampler=sampler,
                 log=_log,
             )
+        for variant in args.variant:
+            results["variants"].append(_variant_runs(variant, mode, args, sampler, results))
         if "queries" in args.phases:
             started = time.monotonic()
             queries.start_trino(log=_log)
@@ -193,6 +237,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--checkpoint-interval-ms", type=int, default=config.Settings().checkpoint_interval_ms)
     parser.add_argument("--commit-interval", type=float, default=1.0, help="seconds between committer passes")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        help="also run the p2 pipeline and freshness with other settings, e.g. checkpoint_interval_ms=2000 (repeatable)",
+    )
     parser.add_argument("--label", default="", help="a name for this run in bench/results/ (e.g. a tuning change)")
     parser.add_argument("--output", default=str(REPO / "BENCHMARKS.md"), help="Markdown file to (re)write; '' for none")
     args = parser.parse_args(argv)
@@ -209,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         "settings": {"checkpoint_interval_ms": args.checkpoint_interval_ms, "commit_interval_s": args.commit_interval},
         "durations": {},
         "throughput": [],
+        "variants": [],
         "queries": [],
     }
     with Sampler() as sampler:

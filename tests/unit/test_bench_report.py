@@ -64,3 +64,28 @@ def test_watermark_passes_when_the_last_partition_reaches_the_threshold():
     assert watermark_passed_at(produced, 60_000) == 3.0  # partition 1 reaches 65,000 only at t=3
     assert watermark_passed_at(produced, 45_000) == 1.5
     assert watermark_passed_at(produced, 70_000) is None
+
+
+def test_a_variant_parses_to_its_settings_and_rejects_unknown_keys():
+    import pytest
+
+    from bench.run import parse_variant
+
+    assert parse_variant("checkpoint_interval_ms=2000,commit_interval=0.5") == {
+        "checkpoint_interval_ms": 2000.0,
+        "commit_interval": 0.5,
+    }
+    with pytest.raises(ValueError):
+        parse_variant("parallelism=4")
+
+
+def test_render_lists_variants_beside_the_baseline():
+    results = {
+        **RESULTS,
+        "settings": {"checkpoint_interval_ms": 5000, "commit_interval_s": 1.0},
+        "freshness": None,
+        "variants": [{"variant": "checkpoint_interval_ms=2000", "throughput": {"e2e_events_per_second": 3000.0}}],
+    }
+    text = report.render(results)
+    assert "baseline (checkpoint 5000 ms, commit every 1.0 s)" in text
+    assert "| checkpoint_interval_ms=2000" in text
