@@ -181,6 +181,17 @@ def _polars(settings: Settings, report: str) -> pl.DataFrame:
     return batch_report.transform(scan(tables.ORDERS_ENRICHED), scan(tables.ANOMALIES))
 
 
+def trino_running() -> bool:
+    status = subprocess.run(
+        [str(flink_cluster.REPO / "infra" / "trino" / "trino.sh"), "status"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=flink_cluster.clean_environment(),
+    )
+    return status.returncode == 0
+
+
 def start_trino(*, log: Log) -> None:
     env = flink_cluster.clean_environment()
     started = subprocess.run(

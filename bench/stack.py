@@ -35,6 +35,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from deltalake import DeltaTable
 
+from bench import stats
 from bench.memory import Sampler
 from bench.stats import percentile
 from lakehouse import committer, config, contract, flink_cluster, generator, producer, storage, tables
@@ -238,6 +239,8 @@ def throughput_run(
             now_ms = time.time() * 1000
             if "source_read" not in marks:
                 read = progress.value("src_order_events", ".numRecordsOut")
+                if "first_record" not in marks and read:
+                    marks["first_record"] = now_ms
                 if read is not None and read >= data.order_events:
                     marks["source_read"] = now_ms
             if committing is None and "source_read" in marks:
@@ -272,6 +275,11 @@ def throughput_run(
         "checkpoint_interval_ms": checkpoint_interval_ms,
         "flink_seconds": seconds["source_read"],
         "flink_events_per_second": data.records / seconds["source_read"],
+        # Deployment, Python worker start and the first fetch: before the source emits anything.
+        "first_record_s": seconds.get("first_record"),
+        "after_first_record_events_per_second": stats.rate(
+            data.records, seconds["source_read"] - seconds.get("first_record", 0)
+        ),
     }
     if "silver_committed" in seconds:
         result.update(
