@@ -21,6 +21,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -258,6 +259,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--label", default="", help="a name for this run in bench/results/ (e.g. a tuning change)")
     parser.add_argument("--output", default=str(REPO / "BENCHMARKS.md"), help="Markdown file to (re)write; '' for none")
     args = parser.parse_args(argv)
+    # SIGTERM (a background job ignores SIGINT) unwinds through the finally blocks: the stack is
+    # taken down and jobs cancelled, as on an error.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     args.phases = {p.strip() for p in args.phases.split(",") if p.strip()}
     mode_name = "short" if args.short else "full"
     mode = MODES[mode_name]
