@@ -182,8 +182,8 @@ def stack_phase(mode: dict, args: argparse.Namespace, sampler: Sampler, results:
         if "throughput" in args.phases:
             data = stack.produce_input(generator.GeneratorConfig(**mode["throughput_gen"]), log=_log)
             results["input"] = vars(data)
-            for parallelism in mode["parallelisms"]:
-                for sink in ("staging", "blackhole"):
+            for parallelism in args.parallelisms or mode["parallelisms"]:
+                for sink in args.sinks:
                     results["throughput"].append(
                         stack.throughput_run(
                             data,
@@ -250,6 +250,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--checkpoint-interval-ms", type=int, default=config.Settings().checkpoint_interval_ms)
     parser.add_argument("--commit-interval", type=float, default=1.0, help="seconds between committer passes")
+    parser.add_argument(
+        "--parallelisms", type=lambda v: tuple(int(p) for p in v.split(",")), help="e.g. 2 (default: the mode's)"
+    )
+    parser.add_argument(
+        "--sinks",
+        type=lambda v: tuple(v.split(",")),
+        default=("staging", "blackhole"),
+        help="throughput runs: staging (the pipeline) and/or blackhole (the ceiling)",
+    )
     parser.add_argument(
         "--variant",
         action="append",
