@@ -35,7 +35,7 @@ reports: ## run the batch daily report, then every Trino report of sql/trino/ (l
 bench: ## benchmark everything (embedded, stack throughput/ceiling/freshness, Trino vs polars), < 15 min; writes BENCHMARKS.md
 	@$(ENV) python -m bench.run
 
-bench-short: ## the benchmark's short mode (< 3 min)
+bench-short: ## the benchmark's short mode: smaller inputs, parallelism 2 only
 	@$(ENV) python -m bench.run --short
 
 lint: ## ruff lint and format check

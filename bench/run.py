@@ -239,7 +239,7 @@ def stack_phase(mode: dict, args: argparse.Namespace, sampler: Sampler, results:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--short", action="store_true", help="the short mode (under 3 minutes)")
+    parser.add_argument("--short", action="store_true", help="the short mode: smaller inputs, parallelism 2 only")
     parser.add_argument(
         "--phases",
         default="embedded,throughput,freshness,queries",
