@@ -125,23 +125,29 @@ def _lock(path: str | None):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def parse_variant(text: str) -> dict[str, float]:
-    """ "checkpoint_interval_ms=2000,commit_interval=0.5" -> {"checkpoint_interval_ms": 2000.0, ...}."""
-    allowed = {"checkpoint_interval_ms", "commit_interval"}
-    values = {}
+def parse_variant(text: str) -> dict[str, float | str]:
+    """Settings of a variant: "checkpoint_interval_ms=2000,state_backend=hashmap" -> a dict."""
+    numbers, words = {"checkpoint_interval_ms", "commit_interval"}, {"state_backend"}
+    values: dict[str, float | str] = {}
     for item in text.split(","):
-        key, _, value = item.partition("=")
-        if key.strip() not in allowed:
-            raise ValueError(f"unknown variant setting {key!r}; expected one of {sorted(allowed)}")
-        values[key.strip()] = float(value)
+        key, _, value = (part.strip() for part in item.partition("="))
+        if key in numbers:
+            values[key] = float(value)
+        elif key in words:
+            values[key] = value
+        else:
+            raise ValueError(f"unknown variant setting {key!r}; expected one of {sorted(numbers | words)}")
     return values
 
 
 def _variant_runs(text: str, mode: dict, args: argparse.Namespace, sampler: Sampler, results: dict) -> dict:
-    """The p2 pipeline run and the freshness run again with other settings, in the same session."""
+    """The p2 pipeline run and the freshness run again with other settings, in the same session.
+
+    The baseline of the comparison is the main run's p2 pipeline run and freshness run."""
     values = parse_variant(text)
     checkpoint_ms = int(values.get("checkpoint_interval_ms", args.checkpoint_interval_ms))
     commit_interval = values.get("commit_interval", args.commit_interval)
+    state_backend = str(values.get("state_backend", ""))
     out: dict = {"variant": text}
     if results.get("input"):
         data = stack.Input(**results["input"])
@@ -153,6 +159,7 @@ def _variant_runs(text: str, mode: dict, args: argparse.Namespace, sampler: Samp
             checkpoint_interval_ms=checkpoint_ms,
             sampler=sampler,
             log=_log,
+            state_backend=state_backend,
         )
     if "freshness" in args.phases:
         out["freshness"] = stack.freshness_run(
@@ -163,6 +170,7 @@ def _variant_runs(text: str, mode: dict, args: argparse.Namespace, sampler: Samp
             poll_every=0.5,
             sampler=sampler,
             log=_log,
+            state_backend=state_backend,
         )
     return out
 

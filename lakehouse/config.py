@@ -30,6 +30,9 @@ class Settings:
     # "staging" (Flink's exactly-once file sinks, then the Delta committer) or "blackhole" (Flink's
     # blackhole connector: the same plan with no output, the engine's ceiling for benchmarks).
     sink_mode: str = "staging"
+    # Flink's state.backend.type for this job ("hashmap" or "rocksdb"); empty: the cluster's own
+    # (RocksDB on the local stack, the heap in the embedded mini-cluster).
+    state_backend: str = ""
     job_name: str = "orders-pipeline"
     rules_file: Path = field(
         default_factory=lambda: Path(__file__).resolve().parent.parent / "config" / "anomaly_rules.toml"

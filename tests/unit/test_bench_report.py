@@ -75,6 +75,7 @@ def test_a_variant_parses_to_its_settings_and_rejects_unknown_keys():
         "checkpoint_interval_ms": 2000.0,
         "commit_interval": 0.5,
     }
+    assert parse_variant("state_backend=hashmap") == {"state_backend": "hashmap"}
     with pytest.raises(ValueError):
         parse_variant("parallelism=4")
 
