@@ -148,6 +148,26 @@ def delta_rows(settings: Settings, spec: tables.TableSpec) -> int:
     return int(pc.sum(actions["num_records"]).as_py() or 0) if actions.num_rows else 0
 
 
+def fresh_taskmanager(*, log: Log) -> float:
+    """Replace the session cluster's TaskManager before a run; return the seconds it took.
+
+    Each run then starts alike (no JIT or Python environment left warm by the previous job), and a
+    TaskManager worn by earlier jobs cannot fail this one: after four or five jobs on one
+    TaskManager a checkpoint upload to S3 failed with "Trying to access closed classloader", and the
+    failover then killed the TaskManager ("Reference count must not be negative" in Beam's
+    DefaultJobBundleFactory)."""
+    started = time.monotonic()
+    script = str(flink_cluster.REPO / "infra" / "flink" / "flink.sh")
+    env = flink_cluster.clean_environment()
+    subprocess.run([script, "stop-taskmanager"], capture_output=True, text=True, timeout=120, env=env)
+    done = subprocess.run([script, "start-taskmanager"], capture_output=True, text=True, timeout=180, env=env)
+    if done.returncode != 0:
+        raise RuntimeError(f"flink.sh start-taskmanager failed: {done.stderr[-2000:]}")
+    seconds = time.monotonic() - started
+    log(f"fresh TaskManager in {seconds:.1f}s")
+    return seconds
+
+
 def merge_costs(settings: Settings, spec: tables.TableSpec) -> dict:
     """The committer's MERGE commits into a table, from the Delta history: count and time spent."""
     table = DeltaTable(committer.table_uri(settings, spec), storage_options=settings.storage_options())
@@ -228,6 +248,7 @@ def throughput_run(
         checkpoint_interval_ms=checkpoint_interval_ms,
         state_backend=state_backend,
     )
+    taskmanager_seconds = fresh_taskmanager(log=log)
     committing = None
     if sink_mode == "staging":
         committer.ensure_tables(settings)
@@ -282,6 +303,7 @@ def throughput_run(
         "parallelism": parallelism,
         "events": data.records,
         "submit_seconds": round(submit_seconds, 1),
+        "taskmanager_start_seconds": round(taskmanager_seconds, 1),
         "checkpoint_interval_ms": checkpoint_interval_ms,
         "state_backend": state_backend or "cluster default",
         "flink_seconds": seconds["source_read"],
@@ -436,6 +458,7 @@ def freshness_run(
     records = producer.in_arrival_order(dataset)[: int(rate * seconds)]
     producer.ensure_topics(settings.kafka_bootstrap, prefix)
     committer.ensure_tables(settings)
+    fresh_taskmanager(log=log)
     committing = start_committer(settings, interval=commit_interval, sampler=sampler)
     job_id = flink_cluster.submit(settings, env=job_env(settings))
     reader = _Reader(
@@ -452,6 +475,9 @@ def freshness_run(
         reader.start()
         log(f"{name}: producing {len(records):,} records at {rate:,.0f}/s")
         produced = _produce_at_rate(records, prefix=prefix, bootstrap=settings.kafka_bootstrap, rate=rate)
+        state = flink_cluster.job_state(settings, job_id)
+        if state != "RUNNING":
+            raise RuntimeError(f"{name}: job {state} after production: {_failure(settings, job_id)}")
         wanted = set(produced.silver_at)
         deadline = time.monotonic() + 60
         # list() copies in one step: the reader thread adds keys meanwhile.
