@@ -19,7 +19,9 @@ _MARKERS = (
     ("trino", "io.trino.server"),
     ("flink run client (submission)", "org.apache.flink.client.cli.CliFrontend"),
 )
-_SERVICES = {"kafka", "seaweedfs", "flink-jobmanager", "flink-taskmanager", "trino"}
+# Counted only in the stack phase (under the lock, they are this run's): outside it, processes with
+# these names (another person's `flink run` too) belong to someone else.
+_SERVICES = {"kafka", "seaweedfs", "flink-jobmanager", "flink-taskmanager", "trino", "flink run client (submission)"}
 
 
 def _cmdline(pid: int) -> str:

@@ -300,7 +300,9 @@ def main(argv: list[str] | None = None) -> int:
             sampler.phase = "embedded"
             results["embedded"] = embedded_phase(mode["embedded_minutes"], sampler)
         if args.phases & {"throughput", "freshness", "queries"}:
+            waited = time.monotonic()
             with _lock(args.lock):
+                results["durations"]["lock_wait_s"] = round(time.monotonic() - waited, 1)
                 results["load_average_at_stack_start"] = machine.load_average()
                 sampler.phase, sampler.services = "stack", True
                 stack_phase(mode, args, sampler, results)
