@@ -32,7 +32,16 @@ trino-down: ## stop Trino
 reports: ## run the batch daily report, then every Trino report of sql/trino/ (local profile)
 	@$(ENV) python -m lakehouse batch-report --profile local && $(ENV) python -m lakehouse trino reports
 
+bench: ## benchmark everything (embedded, stack throughput/ceiling/freshness, Trino vs polars), < 15 min; writes BENCHMARKS.md
+	@$(ENV) python -m bench.run
+
+bench-queries: ## only Trino vs polars on 1M and 10M synthetic silver rows (the full run skips 10M past its time budget)
+	@$(ENV) python -m bench.run --phases queries --output "" --label queries
+
+bench-short: ## the benchmark's short mode: smaller inputs, parallelism 2 only
+	@$(ENV) python -m bench.run --short
+
 lint: ## ruff lint and format check
 	@$(ENV) ruff check . && $(ENV) ruff format --check .
 
-.PHONY: help run test unit lint stack-up stack-status stack-down trino-up trino-down reports
+.PHONY: help run test unit bench bench-queries bench-short lint stack-up stack-status stack-down trino-up trino-down reports

@@ -66,7 +66,14 @@ def source_options(settings: Settings) -> dict[str, dict[str, str]]:
 
 
 def staging_options(settings: Settings, spec: tables.TableSpec) -> dict[str, str]:
-    """Flink's exactly-once file sink: part files become visible only when a checkpoint completes."""
+    """Flink's exactly-once file sink: part files become visible only when a checkpoint completes.
+
+    With ``sink_mode = "blackhole"`` every row is discarded instead: the same plan without output,
+    which the benchmark times as the engine's ceiling."""
+    if settings.sink_mode == "blackhole":
+        return {"connector": "blackhole"}
+    if settings.sink_mode != "staging":
+        raise ValueError(f"unknown sink_mode {settings.sink_mode!r}; expected staging or blackhole")
     interval = f"{settings.checkpoint_interval_ms} ms"
     return {
         "connector": "filesystem",

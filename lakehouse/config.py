@@ -27,6 +27,12 @@ class Settings:
     staging_root: str = ""  # where Flink's file sinks write before the Delta commit
     parallelism: int = 1
     checkpoint_interval_ms: int = 5_000
+    # "staging" (Flink's exactly-once file sinks, then the Delta committer) or "blackhole" (Flink's
+    # blackhole connector: the same plan with no output, the engine's ceiling for benchmarks).
+    sink_mode: str = "staging"
+    # Flink's state.backend.type for this job ("hashmap" or "rocksdb"); empty: the cluster's own
+    # (RocksDB on the local stack, the heap in the embedded mini-cluster).
+    state_backend: str = ""
     job_name: str = "orders-pipeline"
     rules_file: Path = field(
         default_factory=lambda: Path(__file__).resolve().parent.parent / "config" / "anomaly_rules.toml"

@@ -79,7 +79,7 @@ def submit(
     raise RuntimeError(f"flink run printed no job id:\n{output[-2000:]}")
 
 
-def _rest(settings: Settings, path: str, *, method: str = "GET", body: dict | None = None) -> dict:
+def _rest(settings: Settings, path: str, *, method: str = "GET", body: dict | None = None) -> dict | list:
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(
         settings.flink_rest + path, data=data, method=method, headers={"Content-Type": "application/json"}
@@ -161,3 +161,13 @@ def stop_with_savepoint(
             raise RuntimeError(f"stop-with-savepoint failed: {cause[:2000]}")
         time.sleep(5)
     raise AssertionError("unreachable")
+
+
+def job_details(settings: Settings, job_id: str) -> dict:
+    """The REST API's view of a job: state, start-time, end-time, duration (ms), vertices."""
+    return _rest(settings, f"/jobs/{job_id}")
+
+
+def rest(settings: Settings, path: str) -> dict | list:
+    """GET a path of the REST API (e.g. operator metrics) and return its JSON."""
+    return _rest(settings, path)

@@ -31,7 +31,8 @@ def create_table_env(settings: Settings):
 
 
 def _options(settings: Settings) -> dict[str, str]:
-    return {
+    chosen = {"state.backend.type": settings.state_backend} if settings.state_backend else {}
+    return chosen | {
         "pipeline.name": settings.job_name,
         "parallelism.default": str(settings.parallelism),
         "table.local-time-zone": "UTC",

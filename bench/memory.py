@@ -1,0 +1,127 @@
+"""Peak resident memory per component of the stack, sampled from /proc while the benchmark runs.
+
+A component's RSS at one sample is the sum over its processes (a TaskManager's Python workers are
+its descendants); shared pages are counted once per process, so sums over-state a little.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+# Substrings of a process's command line that name the component it belongs to.
+_MARKERS = (
+    ("kafka", "kafka.Kafka"),
+    ("seaweedfs", "/weed"),
+    ("flink-jobmanager", "StandaloneSessionClusterEntrypoint"),
+    ("flink-taskmanager", "TaskManagerRunner"),
+    ("trino", "io.trino.server"),
+    ("flink run client (submission)", "org.apache.flink.client.cli.CliFrontend"),
+)
+# Counted only in the stack phase (under the lock, they are this run's): outside it, processes with
+# these names (another person's `flink run` too) belong to someone else.
+_SERVICES = {"kafka", "seaweedfs", "flink-jobmanager", "flink-taskmanager", "trino", "flink run client (submission)"}
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _rss_and_ppid(pid: int) -> tuple[int, int] | None:
+    """Resident bytes and parent pid from /proc/<pid>/status, or None if it is gone."""
+    try:
+        text = (Path("/proc") / str(pid) / "status").read_text()
+    except OSError:
+        return None
+    rss = ppid = 0
+    for line in text.splitlines():
+        if line.startswith("VmRSS:"):
+            rss = int(line.split()[1]) * 1024
+        elif line.startswith("PPid:"):
+            ppid = int(line.split()[1])
+    return rss, ppid
+
+
+def classify(cmdline: str) -> str | None:
+    """The component a command line belongs to, or None."""
+    for component, marker in _MARKERS:
+        if marker in cmdline:
+            return component
+    return None
+
+
+class Sampler:
+    """Samples every `interval` seconds in a daemon thread; `peaks` maps phase -> component -> peak bytes.
+
+    ``extra`` names other process trees to follow (e.g. the committer subprocess): name -> pid.
+    The TaskManager's descendants (its Python workers) count apart. Services (Kafka, S3, Flink,
+    Trino) are counted only while ``services`` is true: outside the stack phase, processes with
+    those names belong to someone else on a shared machine.
+    """
+
+    def __init__(self, *, interval: float = 1.0) -> None:
+        self.interval = interval
+        self.phase = "setup"
+        self.services = False
+        self.extra: dict[str, int] = {"bench (producer, Delta poller)": os.getpid()}
+        self.peaks: dict[str, dict[str, int]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="rss-sampler")
+
+    def __enter__(self) -> Sampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def sample(self) -> dict[str, int]:
+        procs: dict[int, tuple[int, int]] = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit() and (found := _rss_and_ppid(int(entry.name))) is not None:
+                procs[int(entry.name)] = found
+        children: dict[int, list[int]] = {}
+        for pid, (_rss, ppid) in procs.items():
+            children.setdefault(ppid, []).append(pid)
+        totals: dict[str, int] = {}
+        roots: dict[int, str] = {pid: name for name, pid in self.extra.items()}
+        for pid in procs:
+            if pid not in roots and (component := classify(_cmdline(pid))) is not None:
+                if component in _SERVICES and not self.services:
+                    continue
+                roots[pid] = component
+        for root, component in roots.items():
+            if root not in procs:
+                continue
+            if component == "flink-taskmanager":
+                totals[component] = totals.get(component, 0) + procs[root][0]
+                tree = _tree(root, children)
+                totals["flink-taskmanager python workers"] = totals.get("flink-taskmanager python workers", 0) + sum(
+                    procs[p][0] for p in tree if p in procs
+                )
+                continue
+            # The bench process itself: without its children (committer, flink run), counted apart.
+            own = [root] if component in _SERVICES or root == os.getpid() else [root, *_tree(root, children)]
+            totals[component] = totals.get(component, 0) + sum(procs[p][0] for p in own if p in procs)
+        return totals
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            peaks = self.peaks.setdefault(self.phase, {})
+            for component, rss in self.sample().items():
+                peaks[component] = max(peaks.get(component, 0), rss)
+            self._stop.wait(self.interval)
+
+
+def _tree(pid: int, children: dict[int, list[int]]) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found

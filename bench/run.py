@@ -1,0 +1,325 @@
+"""The benchmark: one command measures the embedded default, the local stack and the query engines.
+
+    scripts/with-env.sh python -m bench.run [--short]      # or: make bench / make bench-short
+
+Phases: (1) the embedded default (`lakehouse run`, no services); (2) on the local stack, started
+here and stopped at the end: end-to-end throughput at parallelism 1 and 2 against the blackhole
+ceiling, freshness, then Trino and polars on synthetic silver tables; peak RSS per component is
+sampled from /proc throughout. Prints a table and rewrites the generated part of BENCHMARKS.md
+(between its markers; notes around them are kept); the raw figures go to bench/results/.
+
+The stack is shared on this machine: with ``--lock PATH`` (default $LAKEHOUSE_STACK_LOCK) the
+stack phase holds an exclusive flock on PATH, and only that phase.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench import machine, queries, report, stack
+from bench.memory import Sampler
+from lakehouse import config, flink_cluster, generator
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "bench" / "results"
+CREDENTIALS = ("S3_WRITER_ACCESS_KEY", "S3_WRITER_SECRET_KEY", "S3_READER_ACCESS_KEY", "S3_READER_SECRET_KEY")
+
+# The stack is shared: past this many seconds in the stack phase the 10M-row queries are skipped.
+STACK_BUDGET_S = 600
+
+# What each mode runs. Full stays under 15 minutes here, short under 3 (see BENCHMARKS.md).
+MODES = {
+    "full": {
+        "embedded_minutes": 60,  # `lakehouse run`'s default input: about 235,000 events
+        "throughput_gen": {"minutes": 60, "orders_per_second": 18.0},  # about 300,000 events
+        "parallelisms": (1, 2),
+        "freshness": {"rate": 1000.0, "seconds": 45.0},  # 2,000/s ran behind: the pipeline sustains ~3k
+        "query_rows": (1_000_000, 10_000_000),
+        "query_repeats": {1_000_000: 2, 10_000_000: 1},  # 10M: one (cold) run, or the phase passes 15 min
+    },
+    "short": {
+        "embedded_minutes": 10,  # about 39,000 events
+        "throughput_gen": {"minutes": 10, "orders_per_second": 14.0},  # about 39,000 events
+        "parallelisms": (2,),
+        "freshness": {"rate": 1000.0, "seconds": 20.0},
+        "query_rows": (1_000_000,),
+        "query_repeats": {1_000_000: 2},
+    },
+}
+
+
+def _log(message: str) -> None:
+    print(f"[{datetime.now(UTC):%H:%M:%S}] {message}", flush=True)
+
+
+def embedded_phase(minutes: int, sampler: Sampler) -> dict:
+    """`lakehouse run` on a fresh data directory; its own events/s figure (pipeline time only)."""
+    data_dir = Path(tempfile.mkdtemp(prefix="lakehouse-bench-"))
+    env = {**flink_cluster.clean_environment(), "LAKEHOUSE_DATA_DIR": str(data_dir), "LAKEHOUSE_PROFILE": "embedded"}
+    started = time.monotonic()
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "lakehouse", "run", "--minutes", str(minutes)],
+            env=env,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        sampler.extra["embedded run (python + mini-cluster JVM)"] = process.pid
+        output, _ = process.communicate(timeout=900)
+        sampler.extra.pop("embedded run (python + mini-cluster JVM)", None)
+        if process.returncode != 0:
+            raise RuntimeError(f"lakehouse run failed:\n{output[-3000:]}")
+        last = json.loads((data_dir / "last_run.json").read_text())
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+    result = {
+        "events": last["events"],
+        "pipeline_seconds": last["pipeline_seconds"],
+        "events_per_second": last["events_per_second"],
+        "wall_seconds": round(time.monotonic() - started, 1),
+        "minutes_of_event_time": minutes,
+    }
+    _log(f"embedded: {result}")
+    return result
+
+
+def _stack(command: str, *, timeout: float) -> None:
+    done = subprocess.run(
+        [str(REPO / "infra" / "stack.sh"), command],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=flink_cluster.clean_environment(),
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"infra/stack.sh {command} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+
+
+@contextlib.contextmanager
+def _lock(path: str | None):
+    if not path:
+        yield
+        return
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        _log(f"waiting for the stack lock {path}")
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def parse_variant(text: str) -> dict[str, float | str]:
+    """Settings of a variant: "checkpoint_interval_ms=2000,state_backend=hashmap" -> a dict."""
+    numbers, words = {"checkpoint_interval_ms", "commit_interval"}, {"state_backend"}
+    values: dict[str, float | str] = {}
+    for item in text.split(","):
+        key, _, value = (part.strip() for part in item.partition("="))
+        if key in numbers:
+            values[key] = float(value)
+        elif key in words:
+            values[key] = value
+        else:
+            raise ValueError(f"unknown variant setting {key!r}; expected one of {sorted(numbers | words)}")
+    return values
+
+
+def _variant_runs(text: str, mode: dict, args: argparse.Namespace, sampler: Sampler, results: dict) -> dict:
+    """The p2 pipeline run and the freshness run again with other settings, in the same session.
+
+    The baseline of the comparison is the main run's p2 pipeline run and freshness run."""
+    values = parse_variant(text)
+    checkpoint_ms = int(values.get("checkpoint_interval_ms", args.checkpoint_interval_ms))
+    commit_interval = values.get("commit_interval", args.commit_interval)
+    state_backend = str(values.get("state_backend", ""))
+    out: dict = {"variant": text}
+    if results.get("input"):
+        data = stack.Input(**results["input"])
+        out["throughput"] = stack.throughput_run(
+            data,
+            parallelism=2,
+            sink_mode="staging",
+            commit_interval=commit_interval,
+            checkpoint_interval_ms=checkpoint_ms,
+            sampler=sampler,
+            log=_log,
+            state_backend=state_backend,
+        )
+    if "freshness" in args.phases:
+        out["freshness"] = stack.freshness_run(
+            **mode["freshness"],
+            parallelism=2,
+            commit_interval=commit_interval,
+            checkpoint_interval_ms=checkpoint_ms,
+            poll_every=0.5,
+            sampler=sampler,
+            log=_log,
+            state_backend=state_backend,
+        )
+    return out
+
+
+def stack_phase(mode: dict, args: argparse.Namespace, sampler: Sampler, results: dict) -> None:
+    for name in CREDENTIALS:  # throwaway keys, as the test session makes them, unless given
+        if not os.environ.get(name):
+            os.environ[name] = (
+                ("bench-" + secrets.token_hex(4)) if name.endswith("ACCESS_KEY") else secrets.token_hex(16)
+            )
+    os.environ.setdefault("LAKEHOUSE_PYTHON", sys.executable)
+    started = phase_started = time.monotonic()
+    _stack("up", timeout=900)
+    results["durations"]["stack_up_s"] = round(time.monotonic() - started, 1)
+    _log(f"stack up in {results['durations']['stack_up_s']}s")
+    try:
+        if "throughput" in args.phases:
+            data = stack.produce_input(generator.GeneratorConfig(**mode["throughput_gen"]), log=_log)
+            results["input"] = vars(data)
+            for parallelism in args.parallelisms or mode["parallelisms"]:
+                for sink in args.sinks:
+                    results["throughput"].append(
+                        stack.throughput_run(
+                            data,
+                            parallelism=parallelism,
+                            sink_mode=sink,
+                            commit_interval=args.commit_interval,
+                            checkpoint_interval_ms=args.checkpoint_interval_ms,
+                            sampler=sampler,
+                            log=_log,
+                        )
+                    )
+        if "freshness" in args.phases:
+            results["freshness"] = stack.freshness_run(
+                **mode["freshness"],
+                parallelism=2,
+                commit_interval=args.commit_interval,
+                checkpoint_interval_ms=args.checkpoint_interval_ms,
+                poll_every=0.5,
+                sampler=sampler,
+                log=_log,
+            )
+        for variant in args.variant:
+            results["variants"].append(_variant_runs(variant, mode, args, sampler, results))
+        if "queries" in args.phases:
+            started = time.monotonic()
+            was_running = queries.trino_running()  # left by someone else: used, and left running
+            queries.start_trino(log=_log)
+            results["durations"]["trino_start_s"] = round(time.monotonic() - started, 1)
+            results["trino_was_running"] = was_running
+            try:
+                written = 0
+                settings = stack.run_settings(prefix="", name=f"bench-queries-{secrets.token_hex(3)}")
+                for rows in mode["query_rows"]:
+                    if rows > 1_000_000 and time.monotonic() - phase_started > STACK_BUDGET_S:
+                        _log(f"skipping {rows:,} rows: the stack phase has used its {STACK_BUDGET_S} s budget")
+                        results["queries_skipped"] = rows
+                        break
+                    results["durations"][f"synthetic_{rows}_s"] = queries.write_synthetic_silver(
+                        settings, rows, already=written, log=_log
+                    )
+                    written = rows
+                    results["queries"] += queries.query_latency(
+                        settings, rows, repeats=mode["query_repeats"][rows], log=_log
+                    )
+            finally:
+                if not was_running:
+                    queries.stop_trino()
+    finally:
+        started = time.monotonic()
+        _stack("down", timeout=300)
+        _log(f"stack down in {time.monotonic() - started:.1f}s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--short", action="store_true", help="the short mode: smaller inputs, parallelism 2 only")
+    parser.add_argument(
+        "--phases",
+        default="embedded,throughput,freshness,queries",
+        help="comma-separated subset of embedded,throughput,freshness,queries",
+    )
+    parser.add_argument(
+        "--lock", default=os.environ.get("LAKEHOUSE_STACK_LOCK"), help="flock this file around the stack phase"
+    )
+    parser.add_argument("--checkpoint-interval-ms", type=int, default=config.Settings().checkpoint_interval_ms)
+    parser.add_argument("--commit-interval", type=float, default=1.0, help="seconds between committer passes")
+    parser.add_argument(
+        "--parallelisms", type=lambda v: tuple(int(p) for p in v.split(",")), help="e.g. 2 (default: the mode's)"
+    )
+    parser.add_argument(
+        "--sinks",
+        type=lambda v: tuple(v.split(",")),
+        default=("staging", "blackhole"),
+        help="throughput runs: staging (the pipeline) and/or blackhole (the ceiling)",
+    )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        help="also run the p2 pipeline and freshness with other settings, e.g. checkpoint_interval_ms=2000 (repeatable)",
+    )
+    parser.add_argument("--label", default="", help="a name for this run in bench/results/ (e.g. a tuning change)")
+    parser.add_argument("--output", default=str(REPO / "BENCHMARKS.md"), help="Markdown file to (re)write; '' for none")
+    args = parser.parse_args(argv)
+    # SIGTERM (a background job ignores SIGINT) unwinds through the finally blocks: the stack is
+    # taken down and jobs cancelled, as on an error.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    args.phases = {p.strip() for p in args.phases.split(",") if p.strip()}
+    mode_name = "short" if args.short else "full"
+    mode = MODES[mode_name]
+    started = time.monotonic()
+    results: dict = {
+        "mode": mode_name,
+        "label": args.label,
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine.describe(),
+        "load_average_at_start": machine.load_average(),
+        "settings": {"checkpoint_interval_ms": args.checkpoint_interval_ms, "commit_interval_s": args.commit_interval},
+        "durations": {},
+        "throughput": [],
+        "variants": [],
+        "queries": [],
+    }
+    with Sampler() as sampler:
+        if "embedded" in args.phases:
+            sampler.phase = "embedded"
+            results["embedded"] = embedded_phase(mode["embedded_minutes"], sampler)
+        if args.phases & {"throughput", "freshness", "queries"}:
+            waited = time.monotonic()
+            with _lock(args.lock):
+                results["durations"]["lock_wait_s"] = round(time.monotonic() - waited, 1)
+                results["load_average_at_stack_start"] = machine.load_average()
+                sampler.phase, sampler.services = "stack", True
+                stack_phase(mode, args, sampler, results)
+                sampler.services = False
+        results["memory_peak_bytes"] = {phase: dict(p) for phase, p in sampler.peaks.items() if phase != "setup"}
+    results["durations"]["total_s"] = round(time.monotonic() - started, 1)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    out = RESULTS / f"{stamp}-{mode_name}{'-' + args.label if args.label else ''}.json"
+    out.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    text = report.render(results)
+    print(text)
+    if args.output:
+        report.update_file(Path(args.output), text)
+        _log(f"wrote {args.output} and {out.relative_to(REPO)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

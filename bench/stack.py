@@ -1,0 +1,521 @@
+"""The local stack's benchmarks: end-to-end throughput, the blackhole ceiling, and freshness.
+
+Throughput: N events are produced to Kafka first, flat out; then the job, as deployed (unbounded
+Kafka sources), is submitted and its progress read from Flink's operator metrics every 0.5 s.
+Clocks, all from the job's start-time (REST API), so deployment and Python worker start count:
+- Flink: until the order-events source operator has emitted every record (its numRecordsOut):
+  the same clock for the pipeline and the blackhole ceiling, so their ratio compares like with
+  like. Backpressure keeps the source within a few network buffers of the slowest operator, so
+  this is the rate the whole plan sustains; the filesystem sink's operator carries no table name,
+  so a per-sink count is not available.
+- end to end (pipeline only): until the last silver.order_events row is readable in Delta
+  (committed by a separate `lakehouse commit --follow` process).
+Neither includes `flink run`'s own 15-35 s (planning and upload), reported apart. A bounded source
+(scan.bounded.mode) would give a natural end, but with watermark alignment the Kafka connector
+5.0.0-2.2 fails when a finished split is paused ("No current assignment for partition").
+
+Freshness: the job runs unbounded; events are produced at a fixed rate and a reader polls Delta.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from deltalake import DeltaTable
+
+from bench import stats
+from bench.memory import Sampler
+from bench.stats import percentile
+from lakehouse import committer, config, contract, flink_cluster, generator, producer, storage, tables
+from lakehouse.config import Settings
+
+Log = Callable[[str], None]
+
+
+@dataclass(kw_only=True)
+class Input:
+    prefix: str
+    records: int  # every message produced: order events and dimension changes
+    order_events: int
+    silver_rows: int  # distinct valid order events: silver.order_events once everything is committed
+    produce_seconds: float
+
+
+def run_settings(*, prefix: str, name: str, **overrides) -> Settings:
+    root = f"s3://lakehouse/bench/{name}"
+    return config.load(
+        "local",
+        topic_prefix=prefix,
+        table_root=f"{root}/tables",
+        staging_root=f"{root}/staging",
+        job_name=name,
+        **overrides,
+    )
+
+
+def job_env(settings: Settings) -> dict[str, str]:
+    """What `flink run` passes to the job file: it reads its settings from the environment."""
+    return {
+        "LAKEHOUSE_TOPIC_PREFIX": settings.topic_prefix,
+        "LAKEHOUSE_TABLE_ROOT": settings.table_root,
+        "LAKEHOUSE_STAGING_ROOT": settings.staging_root,
+        "LAKEHOUSE_JOB_NAME": settings.job_name,
+        "LAKEHOUSE_PARALLELISM": str(settings.parallelism),
+        "LAKEHOUSE_CHECKPOINT_INTERVAL_MS": str(settings.checkpoint_interval_ms),
+        "LAKEHOUSE_SINK_MODE": settings.sink_mode,
+        "LAKEHOUSE_STATE_BACKEND": settings.state_backend,
+    }
+
+
+def expected_silver_rows(dataset: generator.Dataset) -> int:
+    """Distinct events silver.order_events ends with: every valid event, late ones included, and the
+    contract-valid orders that only enrichment rejects (unknown customer at event time)."""
+    ids = set()
+    for record in dataset.orders:
+        reason = record.expect.get("quarantine")
+        if reason is None:
+            ids.add(record.expect["event"]["event_id"])
+        elif reason == contract.REASON_UNKNOWN_CUSTOMER:
+            ids.add(json.loads(record.value)["event_id"])
+    return len(ids)
+
+
+def produce_input(gen: generator.GeneratorConfig, *, log: Log) -> Input:
+    """Generate and publish the throughput runs' input once, flat out; every run reads it."""
+    started = time.monotonic()
+    dataset = generator.generate(gen)
+    log(f"generated {sum(len(s) for s in dataset.streams().values()):,} records in {time.monotonic() - started:.1f}s")
+    prefix = f"bench{uuid.uuid4().hex[:6]}-"
+    bootstrap = config.load("local").kafka_bootstrap
+    producer.ensure_topics(bootstrap, prefix)
+    started = time.monotonic()
+    sent = producer.produce(dataset, bootstrap=bootstrap, prefix=prefix, log=log, progress_seconds=3600)
+    return Input(
+        prefix=prefix,
+        records=sent,
+        order_events=len(dataset.orders),
+        silver_rows=expected_silver_rows(dataset),
+        produce_seconds=time.monotonic() - started,
+    )
+
+
+def start_committer(settings: Settings, *, interval: float, sampler: Sampler | None) -> subprocess.Popen:
+    """`lakehouse commit --follow` in its own process, as an operator runs it beside a job."""
+    env = {**flink_cluster.clean_environment(), **job_env(settings), "LAKEHOUSE_PROFILE": settings.profile}
+    # Its log goes to a file: a pipe nobody reads would fill up and block the committer.
+    log_file = tempfile.NamedTemporaryFile(prefix=f"{settings.job_name}-committer-", suffix=".log", delete=False)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lakehouse", "commit", "--follow", "--interval", str(interval)],
+        env=env,
+        cwd=flink_cluster.REPO,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+    )
+    process.log_path = log_file.name  # type: ignore[attr-defined]
+    if sampler is not None:
+        sampler.extra["committer"] = process.pid
+    return process
+
+
+def stop_committer(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=30)
+
+
+def delta_rows(settings: Settings, spec: tables.TableSpec) -> int:
+    """Rows in a Delta table from its log's per-file statistics (no data file is read)."""
+    try:
+        table = DeltaTable(committer.table_uri(settings, spec), storage_options=settings.storage_options())
+    except Exception:  # noqa: BLE001 - not created yet
+        return 0
+    actions = pa.table(table.get_add_actions(flatten=True))
+    return int(pc.sum(actions["num_records"]).as_py() or 0) if actions.num_rows else 0
+
+
+def fresh_taskmanager(*, log: Log) -> float:
+    """Replace the session cluster's TaskManager before a run; return the seconds it took.
+
+    Each run then starts alike (no JIT or Python environment left warm by the previous job), and a
+    TaskManager worn by earlier jobs cannot fail this one: after four or five jobs on one
+    TaskManager a checkpoint upload to S3 failed with "Trying to access closed classloader", and the
+    failover then killed the TaskManager ("Reference count must not be negative" in Beam's
+    DefaultJobBundleFactory)."""
+    started = time.monotonic()
+    script = str(flink_cluster.REPO / "infra" / "flink" / "flink.sh")
+    env = flink_cluster.clean_environment()
+    subprocess.run([script, "stop-taskmanager"], capture_output=True, text=True, timeout=120, env=env)
+    done = subprocess.run([script, "start-taskmanager"], capture_output=True, text=True, timeout=180, env=env)
+    if done.returncode != 0:
+        raise RuntimeError(f"flink.sh start-taskmanager failed: {done.stderr[-2000:]}")
+    seconds = time.monotonic() - started
+    log(f"fresh TaskManager in {seconds:.1f}s")
+    return seconds
+
+
+def merge_costs(settings: Settings, spec: tables.TableSpec) -> dict:
+    """The committer's MERGE commits into a table, from the Delta history: count and time spent."""
+    table = DeltaTable(committer.table_uri(settings, spec), storage_options=settings.storage_options())
+    merges = [entry for entry in table.history() if entry.get("operation") == "MERGE"]
+    times = [float(entry.get("operationMetrics", {}).get("execution_time_ms", 0)) for entry in merges]
+    return {
+        "silver_merges": len(merges),
+        "silver_merge_ms_mean": sum(times) / len(times) if times else None,
+        "silver_merge_ms_max": max(times) if times else None,
+    }
+
+
+class _Progress:
+    """Summed operator metrics of a running job, found by name (operator names carry plan ids)."""
+
+    def __init__(self, settings: Settings, job_id: str) -> None:
+        self.settings, self.job_id = settings, job_id
+        self._where: dict[str, tuple[str, str]] = {}  # wanted -> (vertex id, metric id)
+
+    def _find(self, contains: str, suffix: str) -> tuple[str, str] | None:
+        details = flink_cluster.job_details(self.settings, self.job_id)
+        for vertex in details["vertices"]:
+            names = flink_cluster.rest(self.settings, f"/jobs/{self.job_id}/vertices/{vertex['id']}/subtasks/metrics")
+            for metric in names:
+                if contains in metric["id"] and metric["id"].endswith(suffix):
+                    return vertex["id"], metric["id"]
+        return None
+
+    def names(self, contains: str) -> list[str]:
+        """Metric ids containing ``contains`` over every vertex (for diagnostics)."""
+        found = []
+        for vertex in flink_cluster.job_details(self.settings, self.job_id)["vertices"]:
+            path = f"/jobs/{self.job_id}/vertices/{vertex['id']}/subtasks/metrics"
+            found += [m["id"] for m in flink_cluster.rest(self.settings, path) if contains in m["id"]]
+        return found
+
+    def value(self, contains: str, suffix: str) -> float | None:
+        key = f"{contains}*{suffix}"
+        if key not in self._where:
+            found = self._find(contains, suffix)
+            if found is None:
+                return None
+            self._where[key] = found
+        vertex, metric = self._where[key]
+        got = flink_cluster.rest(self.settings, f"/jobs/{self.job_id}/vertices/{vertex}/subtasks/metrics?get={metric}")
+        return float(got[0]["sum"]) if got else None
+
+
+def _failure(settings: Settings, job_id: str) -> str:
+    history = flink_cluster.rest(settings, f"/jobs/{job_id}/exceptions").get("exceptionHistory", {})
+    entries = history.get("entries") or []
+    if not entries:
+        return "no exception recorded"
+    first = entries[-1]
+    causes = [line for line in first["stacktrace"].splitlines() if line.startswith(("Caused by", "java."))]
+    return " | ".join(causes[-2:])[:600]
+
+
+def throughput_run(
+    data: Input,
+    *,
+    parallelism: int,
+    sink_mode: str,
+    commit_interval: float,
+    checkpoint_interval_ms: int,
+    sampler: Sampler | None,
+    log: Log,
+    timeout: float | None = None,
+    state_backend: str = "",
+) -> dict:
+    """One run over the produced input (the job as deployed: unbounded); returns its clocks and rates."""
+    name = f"bench-{sink_mode}-p{parallelism}-{uuid.uuid4().hex[:6]}"
+    settings = run_settings(
+        prefix=data.prefix,
+        name=name,
+        parallelism=parallelism,
+        sink_mode=sink_mode,
+        checkpoint_interval_ms=checkpoint_interval_ms,
+        state_backend=state_backend,
+    )
+    taskmanager_seconds = fresh_taskmanager(log=log)
+    committing = None
+    if sink_mode == "staging":
+        committer.ensure_tables(settings)
+        committing = start_committer(settings, interval=commit_interval, sampler=sampler)
+    submit_started = time.monotonic()
+    job_id = flink_cluster.submit(settings, env=job_env(settings))
+    submit_seconds = time.monotonic() - submit_started
+    log(f"{name}: submitted in {submit_seconds:.1f}s (job {job_id})")
+    progress = _Progress(settings, job_id)
+    marks: dict[str, float] = {}  # clock name -> wall time (ms) it was reached
+    rows = 0
+    timeout = timeout or 120 + data.records / 2000  # generous: the slowest runs seen here are ~5k events/s
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            details = flink_cluster.job_details(settings, job_id)
+            if details["state"] not in ("RUNNING", "CREATED", "INITIALIZING"):
+                raise RuntimeError(f"{name}: job {details['state']}: {_failure(settings, job_id)}")
+            now_ms = time.time() * 1000
+            if "source_read" not in marks:
+                read = progress.value("src_order_events", ".numRecordsOut")
+                if "first_record" not in marks and read:
+                    marks["first_record"] = now_ms
+                if read is not None and read >= data.order_events:
+                    marks["source_read"] = now_ms
+            if committing is None and "source_read" in marks:
+                break
+            if committing is not None:
+                if committing.poll() is not None:
+                    raise RuntimeError(f"{name}: committer exited: {Path(committing.log_path).read_text()[-2000:]}")
+                if "source_read" in marks:
+                    rows = delta_rows(settings, tables.ORDER_EVENTS)
+                    if rows >= data.silver_rows:
+                        marks["silver_committed"] = time.time() * 1000
+                        break
+            time.sleep(0.5)
+        else:
+            raise TimeoutError(
+                f"{name}: not done after {timeout:.0f}s (marks {marks}, silver rows {rows:,}; "
+                f"source metrics: {progress.names('src_order_events')[:20]})"
+            )
+    finally:
+        if committing is not None:
+            stop_committer(committing)
+        if flink_cluster.job_state(settings, job_id) in ("RUNNING", "RESTARTING", "CREATED", "INITIALIZING"):
+            flink_cluster.cancel(settings, job_id)
+    start_ms = details["start-time"]
+    seconds = {mark: (at - start_ms) / 1000 for mark, at in marks.items()}
+    result = {
+        "run": name,
+        "sink": sink_mode,
+        "parallelism": parallelism,
+        "events": data.records,
+        "submit_seconds": round(submit_seconds, 1),
+        "taskmanager_start_seconds": round(taskmanager_seconds, 1),
+        "checkpoint_interval_ms": checkpoint_interval_ms,
+        "state_backend": state_backend or "cluster default",
+        "flink_seconds": seconds["source_read"],
+        "flink_events_per_second": data.records / seconds["source_read"],
+        # Deployment, Python worker start and the first fetch: before the source emits anything.
+        "first_record_s": seconds.get("first_record"),
+        "after_first_record_events_per_second": stats.rate(
+            data.records, seconds["source_read"] - seconds.get("first_record", 0)
+        ),
+    }
+    if "silver_committed" in seconds:
+        result.update(
+            e2e_seconds=seconds["silver_committed"],
+            e2e_events_per_second=data.records / seconds["silver_committed"],
+            commit_interval_s=commit_interval,
+            silver_rows=rows,
+            **merge_costs(settings, tables.ORDER_EVENTS),
+        )
+    log(f"{name}: " + json.dumps({k: v for k, v in result.items() if k != "run"}, default=str))
+    return result
+
+
+# --- freshness -----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Produced:
+    """Production time per silver event id, and per partition the (time, event time) of each valid event."""
+
+    silver_at: dict[str, float] = field(default_factory=dict)
+    by_partition: dict[int, list[tuple[float, int]]] = field(default_factory=dict)
+
+
+class _Reader(threading.Thread):
+    """Polls Delta tables as a reader would; records when each key is first readable."""
+
+    def __init__(self, settings: Settings, specs: dict[tables.TableSpec, tuple[str, ...]], *, every: float) -> None:
+        super().__init__(daemon=True, name="freshness-reader")
+        self.settings, self.specs, self.every = settings, specs, every
+        self.first_seen: dict[str, dict[tuple, float]] = {spec.name: {} for spec in specs}
+        self.stop = threading.Event()
+        self.errors: list[str] = []
+        self._files: dict[str, set[str]] = {spec.name: set() for spec in specs}
+        self._tables: dict[str, DeltaTable] = {}
+        self._fs, _ = storage.filesystem(settings.tables_uri(), settings)
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            for spec, columns in self.specs.items():
+                try:
+                    self._poll(spec, columns)
+                except Exception as error:  # noqa: BLE001 - counted, not fatal: a reader retries
+                    self.errors.append(f"{spec.name}: {error}")
+            self.stop.wait(self.every)
+
+    def _poll(self, spec: tables.TableSpec, columns: tuple[str, ...]) -> None:
+        table = self._tables.get(spec.name)
+        if table is None:
+            uri = committer.table_uri(self.settings, spec)
+            table = self._tables[spec.name] = DeltaTable(uri, storage_options=self.settings.storage_options())
+        else:
+            table.update_incremental()  # reads only the new log entries
+        new = [uri for uri in table.file_uris() if uri not in self._files[spec.name]]
+        seen_at = time.time()
+        seen = self.first_seen[spec.name]
+        for uri in new:
+            part = pq.read_table(uri.split("://", 1)[-1], filesystem=self._fs, columns=list(columns))
+            for key in zip(*(part[c].to_pylist() for c in columns), strict=True):
+                seen.setdefault(key, seen_at)
+            self._files[spec.name].add(uri)
+
+
+def _produce_at_rate(records: list[generator.Record], *, prefix: str, bootstrap: str, rate: float) -> _Produced:
+    from confluent_kafka import Producer
+
+    produced = _Produced()
+    # Lingering trades latency for batching; a freshness run wants each event on its way at once.
+    client = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 5})
+    failures: list[str] = []
+
+    def delivered(record: generator.Record):
+        def on_delivery(err, msg) -> None:
+            if err is not None:
+                failures.append(str(err))
+                return
+            at = msg.timestamp()[1] / 1000  # CreateTime: set when produce() was called
+            event = record.expect.get("event")
+            if event is None or "quarantine" in record.expect:
+                return
+            produced.silver_at.setdefault(event["event_id"], at)
+            if not record.expect.get("late"):
+                produced.by_partition.setdefault(msg.partition(), []).append((at, event["ts_ms"]))
+
+        return on_delivery
+
+    started = time.monotonic()
+    for sent, record in enumerate(records, start=1):
+        callback = delivered(record) if record.stream == "order-events" else None
+        client.produce(
+            producer.topic_name(prefix, record.stream),
+            key=record.key.encode(),
+            value=record.value.encode(),
+            on_delivery=callback,
+        )
+        client.poll(0)
+        ahead = sent / rate - (time.monotonic() - started)
+        if ahead > 0:
+            time.sleep(ahead)
+    client.flush(60)
+    if failures:
+        raise RuntimeError(f"{len(failures)} messages not delivered, e.g. {failures[0]}")
+    return produced
+
+
+def watermark_passed_at(by_partition: dict[int, list[tuple[float, int]]], event_time_ms: int) -> float | None:
+    """Wall time at which every partition had produced an event at or past ``event_time_ms`` plus
+    the watermark delay: from then on the source watermark is past ``event_time_ms``."""
+    threshold = event_time_ms + contract.WATERMARK_DELAY_MS
+    moments = []
+    for events in by_partition.values():
+        moment = next((at for at, ts in events if ts >= threshold), None)
+        if moment is None:
+            return None
+        moments.append(moment)
+    return max(moments) if moments else None
+
+
+def freshness_run(
+    *,
+    rate: float,
+    seconds: float,
+    parallelism: int,
+    commit_interval: float,
+    checkpoint_interval_ms: int,
+    poll_every: float,
+    sampler: Sampler | None,
+    log: Log,
+    state_backend: str = "",
+) -> dict:
+    """Produce at a fixed rate into a running job; p50/p99 of production -> readable in silver, and
+    of watermark past a window's end -> its gold.order_metrics_1m rows readable."""
+    name = f"bench-fresh-p{parallelism}-{uuid.uuid4().hex[:6]}"
+    prefix = f"{name}-"
+    settings = run_settings(
+        prefix=prefix,
+        name=name,
+        parallelism=parallelism,
+        checkpoint_interval_ms=checkpoint_interval_ms,
+        state_backend=state_backend,
+    )
+    dataset = generator.generate(generator.GeneratorConfig())
+    records = producer.in_arrival_order(dataset)[: int(rate * seconds)]
+    producer.ensure_topics(settings.kafka_bootstrap, prefix)
+    committer.ensure_tables(settings)
+    fresh_taskmanager(log=log)
+    committing = start_committer(settings, interval=commit_interval, sampler=sampler)
+    job_id = flink_cluster.submit(settings, env=job_env(settings))
+    reader = _Reader(
+        settings,
+        {
+            tables.ORDER_EVENTS: ("event_id",),
+            tables.METRICS_1M: ("window_end", "region", "category"),
+        },
+        every=poll_every,
+    )
+    try:
+        flink_cluster.wait_all_tasks_running(settings, job_id)
+        time.sleep(5)  # Python workers start when their tasks open
+        reader.start()
+        log(f"{name}: producing {len(records):,} records at {rate:,.0f}/s")
+        produced = _produce_at_rate(records, prefix=prefix, bootstrap=settings.kafka_bootstrap, rate=rate)
+        state = flink_cluster.job_state(settings, job_id)
+        if state != "RUNNING":
+            raise RuntimeError(f"{name}: job {state} after production: {_failure(settings, job_id)}")
+        wanted = set(produced.silver_at)
+        deadline = time.monotonic() + 60
+        # list() copies in one step: the reader thread adds keys meanwhile.
+        while time.monotonic() < deadline and not wanted <= {
+            k[0] for k in list(reader.first_seen["silver.order_events"])
+        }:
+            time.sleep(1)
+        time.sleep(max(poll_every * 2, 2))
+    finally:
+        reader.stop.set()
+        reader.join(timeout=30)
+        if flink_cluster.job_state(settings, job_id) == "RUNNING":
+            flink_cluster.cancel(settings, job_id)
+        stop_committer(committing)
+    silver_seen = reader.first_seen["silver.order_events"]
+    silver = [silver_seen[(eid,)] - at for eid, at in produced.silver_at.items() if (eid,) in silver_seen]
+    gold = []
+    for (window_end, _region, _category), seen_at in reader.first_seen["gold.order_metrics_1m"].items():
+        passed = watermark_passed_at(produced.by_partition, int(window_end.timestamp() * 1000))
+        if passed is not None:
+            gold.append(seen_at - passed)
+    result = {
+        "run": name,
+        "parallelism": parallelism,
+        "rate": rate,
+        "produced_silver_events": len(produced.silver_at),
+        "silver_seen": len(silver),
+        "silver_p50_s": percentile(silver, 50),
+        "silver_p99_s": percentile(silver, 99),
+        "silver_max_s": max(silver) if silver else None,
+        "gold_rows": len(gold),
+        "gold_p50_s": percentile(gold, 50),
+        "gold_p99_s": percentile(gold, 99),
+        "gold_max_s": max(gold) if gold else None,
+        "checkpoint_interval_ms": checkpoint_interval_ms,
+        "commit_interval_s": commit_interval,
+        "poll_every_s": poll_every,
+        "reader_errors": reader.errors[:3],
+    }
+    log(f"{name}: " + json.dumps({k: v for k, v in result.items() if k != "run"}, default=str))
+    return result

@@ -1,0 +1,92 @@
+"""The benchmark's report: rendering a run's results and splicing them into BENCHMARKS.md."""
+
+from __future__ import annotations
+
+from bench import report
+from bench.stack import watermark_passed_at
+
+RESULTS = {
+    "mode": "short",
+    "label": "",
+    "started": "2026-11-27T11:00:00+00:00",
+    "machine": {"cores": "2"},
+    "load_average_at_start": "1.00 1.00 1.00",
+    "durations": {"total_s": 170.0},
+    "input": {"records": 40_000, "order_events": 39_900, "produce_seconds": 1.5},
+    "throughput": [
+        {
+            "sink": "staging",
+            "parallelism": 2,
+            "events": 40_000,
+            "flink_seconds": 10.0,
+            "flink_events_per_second": 4000.0,
+            "e2e_seconds": 12.0,
+            "e2e_events_per_second": 3333.3,
+            "submit_seconds": 20.0,
+        },
+        {
+            "sink": "blackhole",
+            "parallelism": 2,
+            "events": 40_000,
+            "flink_seconds": 8.0,
+            "flink_events_per_second": 5000.0,
+            "submit_seconds": 20.0,
+        },
+    ],
+    "queries": [],
+    "memory_peak_bytes": {"stack": {"kafka": 400 * 1024 * 1024}},
+}
+
+
+def test_render_shows_the_ratio_and_the_missed_targets():
+    text = report.render(RESULTS)
+    assert "| p2 " in text
+    assert "0.80" in text  # 4000 / 5000 on Flink's clocks
+    assert "end to end >= 50,000 events/s: MISSED (best 3,333 at p2)" in text
+    assert "pipeline/ceiling >= 0.7 at p2: met (0.80 on Flink's clocks)" in text
+    assert "| stack | kafka     |          400 |" in text
+
+
+def test_update_file_keeps_notes_around_the_markers(tmp_path):
+    path = tmp_path / "BENCHMARKS.md"
+    report.update_file(path, "first\n")
+    path.write_text("# Benchmarks\n\nnotes before\n\n" + path.read_text().split("\n\n", 1)[1] + "\nnotes after\n")
+    report.update_file(path, "second\n")
+    text = path.read_text()
+    assert "notes before" in text and "notes after" in text
+    assert "second" in text and "first" not in text
+    assert text.count(report.BEGIN) == 1
+
+
+def test_watermark_passes_when_the_last_partition_reaches_the_threshold():
+    # partition -> (produced at, event time ms); the watermark delay is 5 s
+    produced = {0: [(1.0, 50_000), (2.0, 65_000)], 1: [(1.5, 64_000), (3.0, 66_000)]}
+    assert watermark_passed_at(produced, 60_000) == 3.0  # partition 1 reaches 65,000 only at t=3
+    assert watermark_passed_at(produced, 45_000) == 1.5
+    assert watermark_passed_at(produced, 70_000) is None
+
+
+def test_a_variant_parses_to_its_settings_and_rejects_unknown_keys():
+    import pytest
+
+    from bench.run import parse_variant
+
+    assert parse_variant("checkpoint_interval_ms=2000,commit_interval=0.5") == {
+        "checkpoint_interval_ms": 2000.0,
+        "commit_interval": 0.5,
+    }
+    assert parse_variant("state_backend=hashmap") == {"state_backend": "hashmap"}
+    with pytest.raises(ValueError):
+        parse_variant("parallelism=4")
+
+
+def test_render_lists_variants_beside_the_baseline():
+    results = {
+        **RESULTS,
+        "settings": {"checkpoint_interval_ms": 5000, "commit_interval_s": 1.0},
+        "freshness": None,
+        "variants": [{"variant": "checkpoint_interval_ms=2000", "throughput": {"e2e_events_per_second": 3000.0}}],
+    }
+    text = report.render(results)
+    assert "baseline (checkpoint 5000 ms, commit every 1.0 s)" in text
+    assert "| checkpoint_interval_ms=2000" in text
