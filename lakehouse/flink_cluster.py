@@ -101,7 +101,7 @@ _ALIVE = {"CREATED", "INITIALIZING", "RUNNING", "RESTARTING"}
 
 
 def job_details(settings: Settings, job_id: str) -> dict:
-    """The REST view of a job: its state and its vertices with their status."""
+    """The REST API's view of a job: state, start-time, end-time, duration (ms), vertices with status."""
     return _rest(settings, f"/jobs/{job_id}")
 
 
@@ -161,11 +161,6 @@ def stop_with_savepoint(
             raise RuntimeError(f"stop-with-savepoint failed: {cause[:2000]}")
         time.sleep(5)
     raise AssertionError("unreachable")
-
-
-def job_details(settings: Settings, job_id: str) -> dict:
-    """The REST API's view of a job: state, start-time, end-time, duration (ms), vertices."""
-    return _rest(settings, f"/jobs/{job_id}")
 
 
 def rest(settings: Settings, path: str) -> dict | list:
