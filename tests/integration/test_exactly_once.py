@@ -13,13 +13,13 @@ import signal
 import subprocess
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 
-from lakehouse import committer, config, flink_cluster, generator, producer, rules, tables
+from lakehouse import committer, flink_cluster, generator, producer, rules, tables
 from tests.compare import diff, read_rows
+from tests.integration.drill_support import DrillRun
 from tests.reference import Model
 
 pytestmark = pytest.mark.integration
@@ -107,22 +107,9 @@ def _start_taskmanager() -> None:
 
 
 def test_every_event_and_window_lands_once_across_kills_and_a_savepoint_restore(local_stack):
-    run = uuid.uuid4().hex[:8]
-    settings = config.load(
-        "local",
-        topic_prefix=f"eo{run}-",
-        table_root=f"s3://lakehouse/eo-{run}/tables",
-        staging_root=f"s3://lakehouse/eo-{run}/staging",
-        job_name=f"eo-{run}",
-        checkpoint_interval_ms=3000,
-    )
-    env = {
-        "LAKEHOUSE_TOPIC_PREFIX": settings.topic_prefix,
-        "LAKEHOUSE_TABLE_ROOT": settings.table_root,
-        "LAKEHOUSE_STAGING_ROOT": settings.staging_root,
-        "LAKEHOUSE_JOB_NAME": settings.job_name,
-        "LAKEHOUSE_CHECKPOINT_INTERVAL_MS": str(settings.checkpoint_interval_ms),
-    }
+    drill = DrillRun.create("eo")  # isolated topics, tables, staging and job name on the shared stack
+    settings, env = drill.settings, drill.env()
+    run = settings.job_name.removeprefix("eo-")
     dataset = generator.generate(GEN)
     model = Model(dataset, rules.load(settings.rules_file))
     order_events = sum(1 for r in dataset.orders)
