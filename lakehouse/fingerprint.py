@@ -115,14 +115,13 @@ def compute(settings: Settings, *, connector_jars: bool = True) -> Fingerprint:
     it (nothing is submitted). With ``connector_jars`` the Kafka connector comes from the Flink
     client's lib/ (a plain Python process has none; the `flink run` client has it already)."""
     from jobs import orders_pipeline
-    from lakehouse.flink_env import create_table_env
+    from lakehouse.flink_env import add_jars, create_table_env
 
     t_env = create_table_env(settings)
     if connector_jars and settings.profile != "embedded":
         from lakehouse import flink_cluster
 
-        jars = sorted((flink_cluster.flink_home() / "lib").glob("flink-sql-connector-*.jar"))
-        t_env.get_config().set("pipeline.jars", ";".join(jar.as_uri() for jar in jars))
+        add_jars(t_env, sorted((flink_cluster.flink_home() / "lib").glob("flink-sql-connector-*.jar")))
     return of_statements(orders_pipeline.build(t_env, settings), job=settings.job_name)
 
 

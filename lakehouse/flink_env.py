@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 from lakehouse import packaging
 from lakehouse.config import Settings
@@ -27,7 +28,17 @@ def create_table_env(settings: Settings):
     env_settings = EnvironmentSettings.new_instance().in_streaming_mode().with_configuration(conf).build()
     t_env = TableEnvironment.create(env_settings)
     t_env.add_python_file(str(packaging.code_zip()))
+    # The Java functions (udfs/java): loaded by the planner here, shipped with the job to a cluster.
+    add_jars(t_env, [packaging.udf_jar()])
     return t_env
+
+
+def add_jars(t_env, jars) -> None:
+    """Append jars to the job's pipeline.jars (setting it again would drop the ones already there)."""
+    config = t_env.get_config()
+    current = [uri for uri in (config.get("pipeline.jars", "") or "").split(";") if uri]
+    wanted = current + [uri for uri in (Path(jar).resolve().as_uri() for jar in jars) if uri not in current]
+    config.set("pipeline.jars", ";".join(wanted))
 
 
 def _options(settings: Settings) -> dict[str, str]:

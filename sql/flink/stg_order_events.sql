@@ -3,30 +3,39 @@
 -- reason is null for a valid event; otherwise the first broken rule, in the contract's order.
 -- is_late marks valid events that arrive at or behind the current watermark: event-time operators
 -- (the temporal join and the windows) would drop them, so they are routed to bronze.late_events.
+-- The payload is parsed once, by json_object_fields (udfs/java): JSON_VALUE would parse it again
+-- for every use of every field, since the planner inlines these columns into each rule below.
 with parsed as (
     select
-        payload,
-        md5(payload) as record_id,
-        payload is json object as is_json,
-        json_value(payload, '$.event_id') as event_id,
-        json_value(payload, '$.event_type') as event_type,
-        json_value(payload, '$.order_id') as order_id,
-        json_value(payload, '$.ts_ms') as ts_raw,
-        ts_ms,
-        arrival_time,
-        event_time,
-        current_watermark(event_time) as watermark_at_arrival,
-        json_value(payload, '$.customer_id') as customer_id,
-        json_value(payload, '$.product_id') as product_id,
-        json_value(payload, '$.quantity') as quantity_raw,
-        json_value(payload, '$.amount') as amount_raw,
-        json_value(payload, '$.currency') as currency,
-        json_value(payload, '$.payment_id') as payment_id,
-        json_value(payload, '$.warehouse') as warehouse,
-        json_value(payload, '$.carrier') as carrier,
-        json_value(payload, '$.signature') as signature,
-        json_value(payload, '$.reason') as cancel_reason
-    from src_order_events
+        s.payload,
+        md5(s.payload) as record_id,
+        f.is_json,
+        f.event_id,
+        f.event_type,
+        f.order_id,
+        f.ts_raw,
+        s.ts_ms,
+        s.arrival_time,
+        s.event_time,
+        current_watermark(s.event_time) as watermark_at_arrival,
+        f.customer_id,
+        f.product_id,
+        f.quantity_raw,
+        f.amount_raw,
+        f.currency,
+        f.payment_id,
+        f.warehouse,
+        f.carrier,
+        f.signature,
+        f.cancel_reason
+    from src_order_events as s
+    cross join lateral table(json_object_fields(
+        s.payload,
+        'event_id,event_type,order_id,ts_ms,customer_id,product_id,quantity,amount,currency,payment_id,warehouse,carrier,signature,reason'
+    )) as f(
+        is_json, event_id, event_type, order_id, ts_raw, customer_id, product_id, quantity_raw, amount_raw,
+        currency, payment_id, warehouse, carrier, signature, cancel_reason
+    )
 ),
 checked as (
     select

@@ -1,0 +1,98 @@
+"""json_object_fields (udfs/java), run by Flink, against Python's json module as the reference.
+
+The pipeline's contract checks read every order-event field through this function, so it must
+say exactly what JSON_VALUE said before it: the same text for every scalar, NULL for JSON null,
+objects, arrays and missing keys, and "not a JSON object" for anything else.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lakehouse import config
+
+pytestmark = pytest.mark.integration
+
+NAMES = ("a", "b", "c", "ts_ms")
+
+PAYLOADS = [
+    '{"a":"x","b":2,"c":true,"ts_ms":1767225600413}',
+    '{"a": "spaces and \\"escapes\\" \\u00e9\\n", "b": -3.50, "c": false}',
+    '{"a":1e3,"b":12345678901234567890,"c":0.1}',
+    '{"a":null,"b":{"nested":1},"c":[1,2],"ts_ms":"yesterday"}',
+    '{"a":"first","a":"second"}',
+    '{"other":1}',
+    "{}",
+    '  {"a":"padded"}  ',
+    '{"a":"truncated","b":',
+    '[{"a":"in an array"}]',
+    '"just a string"',
+    "null",
+    "42",
+    "",
+    "not json at all",
+    '{"a":1} trailing',
+    '{"a":1}{"b":2}',
+    '{"a":"x",}',
+    None,
+]
+
+
+def reference(text: str | None) -> tuple:
+    """(is_object, a, b, c, ts_ms) as JSON_VALUE semantics give them, from Python's json module."""
+    try:
+        # Numbers keep the text they were written with, as JSON_VALUE returns them.
+        value = json.loads(text, parse_int=str, parse_float=str) if text is not None else None
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        return (False,) + (None,) * len(NAMES)
+
+    def scalar(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        return v if isinstance(v, str) else None
+
+    return (True,) + tuple(scalar(value.get(name)) for name in NAMES)
+
+
+@pytest.fixture(scope="module")
+def t_env(tmp_path_factory):
+    from lakehouse.flink_env import create_table_env
+    from pyflink.table import DataTypes
+
+    settings = config.load("embedded", data_dir=tmp_path_factory.mktemp("json-fields"))
+    env = create_table_env(settings)
+    from jobs.orders_enrich import JSON_OBJECT_FIELDS_CLASS
+
+    env.create_java_temporary_system_function("json_object_fields", JSON_OBJECT_FIELDS_CLASS)
+    rows = env.from_elements(
+        list(enumerate(PAYLOADS)),
+        DataTypes.ROW([DataTypes.FIELD("id", DataTypes.INT()), DataTypes.FIELD("payload", DataTypes.STRING())]),
+    )
+    env.create_temporary_view("payloads", rows)
+    return env
+
+
+def test_every_payload_gives_what_json_value_semantics_give(t_env):
+    result = t_env.execute_sql(
+        f"""select p.id, f.* from payloads as p
+        cross join lateral table(json_object_fields(p.payload, '{",".join(NAMES)}')) as f"""
+    )
+    with result.collect() as rows:
+        got = {row[0]: tuple(row[1:]) for row in rows}
+    assert sorted(got) == list(range(len(PAYLOADS))), "exactly one row per input row"
+    wrong = [(PAYLOADS[i], got[i], reference(PAYLOADS[i])) for i in got if got[i] != reference(PAYLOADS[i])]
+    assert not wrong, "\n".join(f"{p!r}: got {g}, expected {e}" for p, g, e in wrong)
+    # The reference itself must see both kinds, or the comparison proves little.
+    assert sum(reference(p)[0] for p in PAYLOADS) == 8
+
+
+def test_the_field_list_must_be_a_literal_of_distinct_names(t_env):
+    # The planner reports these while validating the query (a Py4J error carrying Flink's message).
+    cases = {"'a,a'": "must be distinct", "'a,,b'": "non-empty", "'is_object'": "not is_object", "payload": "literal"}
+    for names, message in cases.items():
+        with pytest.raises(Exception, match=f"json_object_fields: .*{message}"):
+            t_env.sql_query(f"select f.* from payloads, lateral table(json_object_fields(payload, {names})) as f")
