@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from lakehouse import contract, sql, tables
 
-JSON_OBJECT_FIELDS_CLASS = "lakehouse.udfs.JsonObjectFields"
 VIEWS = (
     "stg_order_events",
     "stg_orders_placed",
@@ -26,8 +25,6 @@ def register_views(t_env, *, currency_udf_version: int = 2) -> None:
     from udfs.currency import to_eur_udf
 
     t_env.create_temporary_function("to_eur", to_eur_udf(currency_udf_version))
-    # Parses each order event once (udfs/java; its jar is on the job's pipeline.jars).
-    t_env.create_java_temporary_system_function("json_object_fields", JSON_OBJECT_FIELDS_CLASS)
     for view in VIEWS:
         sql.register_view(t_env, f"flink/{view}", max_future_skew_hours=contract.MAX_FUTURE_SKEW_HOURS)
 

@@ -9,6 +9,13 @@ from pathlib import Path
 from lakehouse import packaging
 from lakehouse.config import Settings
 
+# SQL name -> class in udfs/java. Registered in every table environment, before any DDL, since the
+# order-events source's rowtime calls one of them.
+JAVA_FUNCTIONS = {
+    "json_object_fields": "lakehouse.udfs.JsonObjectFields",
+    "epoch_millis_or_zero": "lakehouse.udfs.EpochMillisOrZero",
+}
+
 
 def create_table_env(settings: Settings):
     """A streaming TableEnvironment: UTC session time, checkpointing on, Python tuned for batches."""
@@ -30,6 +37,8 @@ def create_table_env(settings: Settings):
     t_env.add_python_file(str(packaging.code_zip()))
     # The Java functions (udfs/java): loaded by the planner here, shipped with the job to a cluster.
     add_jars(t_env, [packaging.udf_jar()])
+    for name, class_name in JAVA_FUNCTIONS.items():
+        t_env.create_java_temporary_system_function(name, class_name)
     return t_env
 
 

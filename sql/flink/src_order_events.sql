@@ -6,19 +6,16 @@
 -- Event time: ts_ms when it is a plausible epoch-millisecond value, not far ahead of the arrival
 -- time; anything else maps to epoch 0, which never advances the watermark (such rows are
 -- quarantined before any event-time operator). Deterministic, so Kafka can generate the
--- watermark per partition inside the source.
+-- watermark per partition inside the source. epoch_millis_or_zero (udfs/java) names the parsed
+-- value once: the same rule as a CASE would parse the payload three times per record.
 create temporary table src_order_events (
     payload string,
     arrival_time timestamp_ltz(3) metadata from '{{arrival_time_key}}' virtual,
-    ts_ms as try_cast(json_value(payload, '$.ts_ms') as bigint),
     event_time as to_timestamp_ltz(
-        case
-            when try_cast(json_value(payload, '$.ts_ms') as bigint) >= 0
-             and to_timestamp_ltz(try_cast(json_value(payload, '$.ts_ms') as bigint), 3)
-                 <= arrival_time + interval '{{max_future_skew_hours}}' hour
-            then try_cast(json_value(payload, '$.ts_ms') as bigint)
-            else 0
-        end, 3),
+        epoch_millis_or_zero(
+            try_cast(json_value(payload, '$.ts_ms') as bigint),
+            arrival_time + interval '{{max_future_skew_hours}}' hour
+        ), 3),
     watermark for event_time as event_time - interval '{{watermark_delay_seconds}}' second
 ) with (
 {{connector}}

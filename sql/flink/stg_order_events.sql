@@ -14,7 +14,7 @@ with parsed as (
         f.event_type,
         f.order_id,
         f.ts_raw,
-        s.ts_ms,
+        try_cast(f.ts_raw as bigint) as ts_ms,
         s.arrival_time,
         s.event_time,
         current_watermark(s.event_time) as watermark_at_arrival,

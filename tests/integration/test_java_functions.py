@@ -1,13 +1,15 @@
-"""json_object_fields (udfs/java), run by Flink, against Python's json module as the reference.
+"""The Java functions in udfs/java, run by Flink, against plain Python references.
 
-The pipeline's contract checks read every order-event field through this function, so it must
-say exactly what JSON_VALUE said before it: the same text for every scalar, NULL for JSON null,
-objects, arrays and missing keys, and "not a JSON object" for anything else.
+json_object_fields: the pipeline's contract checks read every order-event field through it, so
+it must say exactly what JSON_VALUE said before it (Python's json module is the reference): the
+same text for every scalar, NULL for JSON null, objects, arrays and missing keys, and "not a JSON
+object" for anything else. epoch_millis_or_zero: the source's rowtime rule.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 
@@ -64,10 +66,7 @@ def t_env(tmp_path_factory):
     from pyflink.table import DataTypes
 
     settings = config.load("embedded", data_dir=tmp_path_factory.mktemp("json-fields"))
-    env = create_table_env(settings)
-    from jobs.orders_enrich import JSON_OBJECT_FIELDS_CLASS
-
-    env.create_java_temporary_system_function("json_object_fields", JSON_OBJECT_FIELDS_CLASS)
+    env = create_table_env(settings)  # registers the project's Java functions
     rows = env.from_elements(
         list(enumerate(PAYLOADS)),
         DataTypes.ROW([DataTypes.FIELD("id", DataTypes.INT()), DataTypes.FIELD("payload", DataTypes.STRING())]),
@@ -96,3 +95,18 @@ def test_the_field_list_must_be_a_literal_of_distinct_names(t_env):
     for names, message in cases.items():
         with pytest.raises(Exception, match=f"json_object_fields: .*{message}"):
             t_env.sql_query(f"select f.* from payloads, lateral table(json_object_fields(payload, {names})) as f")
+
+
+def test_epoch_millis_or_zero_keeps_only_plausible_times(t_env):
+    latest = datetime(2026, 1, 1, tzinfo=UTC)
+    latest_ms = int(latest.timestamp() * 1000)
+    cases = [latest_ms - 1, latest_ms, latest_ms + 1, 0, -1, None, 10 * latest_ms]
+    result = t_env.execute_sql(
+        "select id, epoch_millis_or_zero(ms, to_timestamp_ltz(" + str(latest_ms) + ", 3)) from (values "
+        + ", ".join(f"({i}, cast({'null' if ms is None else ms} as bigint))" for i, ms in enumerate(cases))
+        + ") as t(id, ms)"
+    )
+    with result.collect() as rows:
+        got = {row[0]: row[1] for row in rows}
+    expected = {i: ms if ms is not None and 0 <= ms <= latest_ms else 0 for i, ms in enumerate(cases)}
+    assert got == expected
