@@ -44,8 +44,12 @@ def create_table_env(settings: Settings):
 
 def add_jars(t_env, jars) -> None:
     """Append jars to the job's pipeline.jars (setting it again would drop the ones already there)."""
+    from pyflink.common import Configuration
+
     config = t_env.get_config()
-    current = [uri for uri in (config.get("pipeline.jars", "") or "").split(";") if uri]
+    # `flink run` has set it already, as a YAML list (['file:/.../flink-python.jar']); by hand it
+    # is usually "uri;uri". PyFlink's own parser reads both.
+    current = [str(uri) for uri in Configuration.parse_list_value(config.get("pipeline.jars", "") or "") if uri]
     wanted = current + [uri for uri in (Path(jar).resolve().as_uri() for jar in jars) if uri not in current]
     config.set("pipeline.jars", ";".join(wanted))
 

@@ -110,3 +110,20 @@ def test_epoch_millis_or_zero_keeps_only_plausible_times(t_env):
         got = {row[0]: row[1] for row in rows}
     expected = {i: ms if ms is not None and 0 <= ms <= latest_ms else 0 for i, ms in enumerate(cases)}
     assert got == expected
+
+
+def test_add_jars_keeps_the_jars_flink_run_has_set(t_env):
+    from lakehouse import packaging
+    from lakehouse.flink_env import add_jars
+    from pyflink.common import Configuration
+
+    config = t_env.get_config()
+    before = config.get("pipeline.jars", "")
+    try:
+        # What `flink run -py` leaves there: a YAML list with its Python jar.
+        config.set("pipeline.jars", f"['{packaging.udf_jar().as_uri()}']")
+        add_jars(t_env, [packaging.udf_jar(), packaging.code_zip()])
+        jars = Configuration.parse_list_value(config.get("pipeline.jars", ""))
+        assert jars == [packaging.udf_jar().as_uri(), packaging.code_zip().resolve().as_uri()]
+    finally:
+        config.set("pipeline.jars", before)
