@@ -126,8 +126,13 @@ def _lock(path: str | None):
 
 
 def parse_variant(text: str) -> dict[str, float | str]:
-    """Settings of a variant: "checkpoint_interval_ms=2000,state_backend=hashmap" -> a dict."""
-    numbers, words = {"checkpoint_interval_ms", "commit_interval"}, {"state_backend"}
+    """Settings of a variant: "checkpoint_interval_ms=2000,state_backend=hashmap" -> a dict.
+
+    ``order_source_options`` takes the value of LAKEHOUSE_ORDER_SOURCE_OPTIONS ("key=value;key=";
+    an empty value removes an option of the order-events Kafka source), e.g.
+    "order_source_options=scan.watermark.alignment.group=;properties.max.partition.fetch.bytes=".
+    """
+    numbers, words = {"checkpoint_interval_ms", "commit_interval"}, {"state_backend", "order_source_options"}
     values: dict[str, float | str] = {}
     for item in text.split(","):
         key, _, value = (part.strip() for part in item.partition("="))
@@ -149,6 +154,26 @@ def _variant_runs(text: str, mode: dict, args: argparse.Namespace, sampler: Samp
     commit_interval = values.get("commit_interval", args.commit_interval)
     state_backend = str(values.get("state_backend", ""))
     out: dict = {"variant": text}
+    # The job reads its source options from the environment `flink run` passes on.
+    with _environment("LAKEHOUSE_ORDER_SOURCE_OPTIONS", str(values.get("order_source_options", ""))):
+        _variant_measure(out, mode, args, sampler, results, checkpoint_ms, commit_interval, state_backend)
+    return out
+
+
+@contextlib.contextmanager
+def _environment(name: str, value: str):
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
+
+
+def _variant_measure(out, mode, args, sampler, results, checkpoint_ms, commit_interval, state_backend) -> None:
     if results.get("input"):
         data = stack.Input(**results["input"])
         out["throughput"] = stack.throughput_run(
@@ -172,7 +197,6 @@ def _variant_runs(text: str, mode: dict, args: argparse.Namespace, sampler: Samp
             log=_log,
             state_backend=state_backend,
         )
-    return out
 
 
 def stack_phase(mode: dict, args: argparse.Namespace, sampler: Sampler, results: dict) -> None:

@@ -43,26 +43,40 @@ def source_options(settings: Settings) -> dict[str, dict[str, str]]:
     # turn late when it resumes.
     dimension = {**common, "format": "debezium-json", "scan.watermark.idle-timeout": "30 s"}
     prefix = settings.topic_prefix
+    orders = {
+        "topic": f"{prefix}order-events",
+        "format": "raw",
+        # While catching up, one partition can run minutes of event time ahead of another: the
+        # source watermark is their minimum, so whether an event counts as late would depend on
+        # fetch timing. Small fetches and watermark alignment bound that skew to about a
+        # minute, far below how late a late event is (see docs/DESIGN.md, "Lateness").
+        # Periodic watermarks (every 200 ms) lag by minutes of event time while catching up;
+        # a watermark per event keeps current_watermark() exact for the lateness check.
+        "scan.watermark.emit.strategy": "on-event",
+        "properties.max.partition.fetch.bytes": "65536",
+        "scan.watermark.alignment.group": f"{settings.job_name}-order-events",
+        "scan.watermark.alignment.max-drift": "1 min",
+        "scan.watermark.alignment.update-interval": "250 ms",
+    }
     return {
-        "src_order_events": {
-            **common,
-            "topic": f"{prefix}order-events",
-            "format": "raw",
-            # While catching up, one partition can run minutes of event time ahead of another: the
-            # source watermark is their minimum, so whether an event counts as late would depend on
-            # fetch timing. Small fetches and watermark alignment bound that skew to about a
-            # minute, far below how late a late event is (see docs/DESIGN.md, "Lateness").
-            # Periodic watermarks (every 200 ms) lag by minutes of event time while catching up;
-            # a watermark per event keeps current_watermark() exact for the lateness check.
-            "scan.watermark.emit.strategy": "on-event",
-            "properties.max.partition.fetch.bytes": "65536",
-            "scan.watermark.alignment.group": f"{settings.job_name}-order-events",
-            "scan.watermark.alignment.max-drift": "1 min",
-            "scan.watermark.alignment.update-interval": "250 ms",
-        },
+        "src_order_events": _with_overrides({**common, **orders}, settings.order_source_options),
         "src_customers": {**dimension, "topic": f"{prefix}customers"},
         "src_products": {**dimension, "topic": f"{prefix}products"},
     }
+
+
+def _with_overrides(options: dict[str, str], overrides: str) -> dict[str, str]:
+    """Apply "key=value;key=" (an empty value removes the key) on top of ``options``."""
+    result = dict(options)
+    for item in filter(None, (part.strip() for part in overrides.split(";"))):
+        key, sep, value = (part.strip() for part in item.partition("="))
+        if not sep or not key:
+            raise ValueError(f"order_source_options: expected key=value, got {item!r}")
+        if value:
+            result[key] = value
+        else:
+            result.pop(key, None)
+    return result
 
 
 def staging_options(settings: Settings, spec: tables.TableSpec) -> dict[str, str]:

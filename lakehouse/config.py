@@ -33,6 +33,9 @@ class Settings:
     # Flink's state.backend.type for this job ("hashmap" or "rocksdb"); empty: the cluster's own
     # (RocksDB on the local stack, the heap in the embedded mini-cluster).
     state_backend: str = ""
+    # Connector options for the order-events Kafka source on top of jobs/orders_pipeline.py's
+    # ("key=value;key=value"; an empty value removes an option), for tuning without code changes.
+    order_source_options: str = ""
     job_name: str = "orders-pipeline"
     rules_file: Path = field(
         default_factory=lambda: Path(__file__).resolve().parent.parent / "config" / "anomaly_rules.toml"

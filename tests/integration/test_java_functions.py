@@ -62,8 +62,9 @@ def reference(text: str | None) -> tuple:
 
 @pytest.fixture(scope="module")
 def t_env(tmp_path_factory):
-    from lakehouse.flink_env import create_table_env
     from pyflink.table import DataTypes
+
+    from lakehouse.flink_env import create_table_env
 
     settings = config.load("embedded", data_dir=tmp_path_factory.mktemp("json-fields"))
     env = create_table_env(settings)  # registers the project's Java functions
@@ -102,7 +103,9 @@ def test_epoch_millis_or_zero_keeps_only_plausible_times(t_env):
     latest_ms = int(latest.timestamp() * 1000)
     cases = [latest_ms - 1, latest_ms, latest_ms + 1, 0, -1, None, 10 * latest_ms]
     result = t_env.execute_sql(
-        "select id, epoch_millis_or_zero(ms, to_timestamp_ltz(" + str(latest_ms) + ", 3)) from (values "
+        "select id, epoch_millis_or_zero(ms, to_timestamp_ltz("
+        + str(latest_ms)
+        + ", 3)) from (values "
         + ", ".join(f"({i}, cast({'null' if ms is None else ms} as bigint))" for i, ms in enumerate(cases))
         + ") as t(id, ms)"
     )
@@ -113,9 +116,10 @@ def test_epoch_millis_or_zero_keeps_only_plausible_times(t_env):
 
 
 def test_add_jars_keeps_the_jars_flink_run_has_set(t_env):
+    from pyflink.common import Configuration
+
     from lakehouse import packaging
     from lakehouse.flink_env import add_jars
-    from pyflink.common import Configuration
 
     config = t_env.get_config()
     before = config.get("pipeline.jars", "")

@@ -76,6 +76,10 @@ def test_a_variant_parses_to_its_settings_and_rejects_unknown_keys():
         "commit_interval": 0.5,
     }
     assert parse_variant("state_backend=hashmap") == {"state_backend": "hashmap"}
+    # Source options keep their own '=' and ';' (the variant splits on ',' and the first '=').
+    assert parse_variant("order_source_options=properties.max.partition.fetch.bytes=;scan.x=1 min") == {
+        "order_source_options": "properties.max.partition.fetch.bytes=;scan.x=1 min"
+    }
     with pytest.raises(ValueError):
         parse_variant("parallelism=4")
 

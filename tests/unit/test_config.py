@@ -52,3 +52,27 @@ def test_a_table_version_moves_writers_below_the_root_and_keeps_the_readers_root
 def test_a_table_version_must_be_a_plain_name():
     with pytest.raises(ValueError, match="plain name"):
         config.load("local", table_version="a/b").tables_uri()
+
+
+def test_order_source_options_override_and_remove_kafka_options(monkeypatch):
+    from jobs import orders_pipeline
+
+    monkeypatch.setenv(
+        "LAKEHOUSE_ORDER_SOURCE_OPTIONS",
+        "scan.watermark.emit.strategy=on-periodic; properties.max.partition.fetch.bytes= ;properties.fetch.min.bytes=1",
+    )
+    options = orders_pipeline.source_options(config.load("local"))
+    orders = options["src_order_events"]
+    assert orders["scan.watermark.emit.strategy"] == "on-periodic"
+    assert "properties.max.partition.fetch.bytes" not in orders
+    assert orders["properties.fetch.min.bytes"] == "1"
+    assert orders["topic"] == "order-events" and orders["connector"] == "kafka"
+    assert "properties.fetch.min.bytes" not in options["src_customers"]
+
+
+def test_a_malformed_order_source_option_is_refused(monkeypatch):
+    from jobs import orders_pipeline
+
+    monkeypatch.setenv("LAKEHOUSE_ORDER_SOURCE_OPTIONS", "scan.watermark.emit.strategy")
+    with pytest.raises(ValueError, match="expected key=value"):
+        orders_pipeline.source_options(config.load("local"))
