@@ -131,8 +131,10 @@ def parse_variant(text: str) -> dict[str, float | str]:
     ``order_source_options`` takes the value of LAKEHOUSE_ORDER_SOURCE_OPTIONS ("key=value;key=";
     an empty value removes an option of the order-events Kafka source), e.g.
     "order_source_options=scan.watermark.alignment.group=;properties.max.partition.fetch.bytes=".
+    ``dimension_source_options`` does the same for the customers and products sources.
     """
-    numbers, words = {"checkpoint_interval_ms", "commit_interval"}, {"state_backend", "order_source_options"}
+    numbers = {"checkpoint_interval_ms", "commit_interval"}
+    words = {"state_backend", "order_source_options", "dimension_source_options"}
     values: dict[str, float | str] = {}
     for item in text.split(","):
         key, _, value = (part.strip() for part in item.partition("="))
@@ -155,7 +157,10 @@ def _variant_runs(text: str, mode: dict, args: argparse.Namespace, sampler: Samp
     state_backend = str(values.get("state_backend", ""))
     out: dict = {"variant": text}
     # The job reads its source options from the environment `flink run` passes on.
-    with _environment("LAKEHOUSE_ORDER_SOURCE_OPTIONS", str(values.get("order_source_options", ""))):
+    with (
+        _environment("LAKEHOUSE_ORDER_SOURCE_OPTIONS", str(values.get("order_source_options", ""))),
+        _environment("LAKEHOUSE_DIMENSION_SOURCE_OPTIONS", str(values.get("dimension_source_options", ""))),
+    ):
         _variant_measure(out, mode, args, sampler, results, checkpoint_ms, commit_interval, state_backend)
     return out
 

@@ -60,8 +60,10 @@ def source_options(settings: Settings) -> dict[str, dict[str, str]]:
     }
     return {
         "src_order_events": _with_overrides({**common, **orders}, settings.order_source_options),
-        "src_customers": {**dimension, "topic": f"{prefix}customers"},
-        "src_products": {**dimension, "topic": f"{prefix}products"},
+        "src_customers": _with_overrides(
+            {**dimension, "topic": f"{prefix}customers"}, settings.dimension_source_options
+        ),
+        "src_products": _with_overrides({**dimension, "topic": f"{prefix}products"}, settings.dimension_source_options),
     }
 
 
@@ -71,7 +73,7 @@ def _with_overrides(options: dict[str, str], overrides: str) -> dict[str, str]:
     for item in filter(None, (part.strip() for part in overrides.split(";"))):
         key, sep, value = (part.strip() for part in item.partition("="))
         if not sep or not key:
-            raise ValueError(f"order_source_options: expected key=value, got {item!r}")
+            raise ValueError(f"source options: expected key=value, got {item!r}")
         if value:
             result[key] = value
         else:

@@ -36,6 +36,8 @@ class Settings:
     # Connector options for the order-events Kafka source on top of jobs/orders_pipeline.py's
     # ("key=value;key=value"; an empty value removes an option), for tuning without code changes.
     order_source_options: str = ""
+    # The same for the two dimension (CDC) sources, customers and products.
+    dimension_source_options: str = ""
     job_name: str = "orders-pipeline"
     rules_file: Path = field(
         default_factory=lambda: Path(__file__).resolve().parent.parent / "config" / "anomaly_rules.toml"

@@ -70,6 +70,16 @@ def test_order_source_options_override_and_remove_kafka_options(monkeypatch):
     assert "properties.fetch.min.bytes" not in options["src_customers"]
 
 
+def test_dimension_source_options_apply_to_both_cdc_sources(monkeypatch):
+    from jobs import orders_pipeline
+
+    monkeypatch.setenv("LAKEHOUSE_DIMENSION_SOURCE_OPTIONS", "scan.watermark.idle-timeout=2 s")
+    options = orders_pipeline.source_options(config.load("local"))
+    assert options["src_customers"]["scan.watermark.idle-timeout"] == "2 s"
+    assert options["src_products"]["scan.watermark.idle-timeout"] == "2 s"
+    assert "scan.watermark.idle-timeout" not in options["src_order_events"]
+
+
 def test_a_malformed_order_source_option_is_refused(monkeypatch):
     from jobs import orders_pipeline
 
