@@ -70,8 +70,10 @@ def run_pipeline(
         _commit(settings, inserted)
         log(f"[{time.monotonic() - started:5.0f}s] job {status.lower():9s} | " + _progress(inserted))
         if stop_when is not None and status == "RUNNING" and stop_when(inserted):
-            client.cancel().result()
-            log(f"[{time.monotonic() - started:5.0f}s] job cancelled on request")
+            if _cancel(client):
+                log(f"[{time.monotonic() - started:5.0f}s] job cancelled on request")
+            else:  # it finished while this pass committed; its last files wait for the next run
+                log(f"[{time.monotonic() - started:5.0f}s] job had finished before the cancel; stopped here")
             return inserted
     if status != "FINISHED":
         result.wait()  # raises with Flink's own error message
@@ -79,6 +81,22 @@ def run_pipeline(
     _commit(settings, inserted)  # the final checkpoint's files
     log(f"[{time.monotonic() - started:5.0f}s] done | " + _progress(inserted))
     return inserted
+
+
+def _cancel(client) -> bool:
+    """Cancel the job; False when it had already ended by itself (the per-job mini-cluster is
+    gone, or the job is in a terminal state), which a fast job can do between two polls."""
+    try:
+        client.cancel().result()
+        return True
+    except Exception:
+        try:
+            status = str(client.get_job_status().result()).split(".")[-1]
+        except Exception:  # noqa: BLE001 - the mini-cluster shut down with the job
+            return False
+        if status in _TERMINAL:
+            return False
+        raise
 
 
 def _status(client, result) -> str:

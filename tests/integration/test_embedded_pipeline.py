@@ -7,6 +7,8 @@ run every table must equal the reference model exactly once per key.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from deltalake import DeltaTable
 
@@ -45,7 +47,13 @@ def _assert_tables_match(settings, model) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def restarted_run(settings):
-    first = embedded.run_pipeline(settings, stop_when=lambda inserted: inserted["silver.order_events"] > 0)
+    # The job needs only about 15 s for the whole input: checkpoint and poll every second so that
+    # the first commit, and the cancel after it, come while it is still running.
+    first = embedded.run_pipeline(
+        replace(settings, checkpoint_interval_ms=1000),
+        poll_seconds=1.0,
+        stop_when=lambda inserted: inserted["silver.order_events"] > 0,
+    )
     assert 0 < first["silver.order_events"] < 200_000, "the first run must stop part-way"
     second = embedded.run_pipeline(settings)
     return first, second
