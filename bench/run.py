@@ -133,7 +133,7 @@ def parse_variant(text: str) -> dict[str, float | str]:
     "order_source_options=scan.watermark.alignment.group=;properties.max.partition.fetch.bytes=".
     ``dimension_source_options`` does the same for the customers and products sources.
     """
-    numbers = {"checkpoint_interval_ms", "commit_interval"}
+    numbers = {"checkpoint_interval_ms"}
     words = {"state_backend", "order_source_options", "dimension_source_options"}
     values: dict[str, float | str] = {}
     for item in text.split(","):
@@ -153,7 +153,6 @@ def _variant_runs(text: str, mode: dict, args: argparse.Namespace, sampler: Samp
     The baseline of the comparison is the main run's p2 pipeline run and freshness run."""
     values = parse_variant(text)
     checkpoint_ms = int(values.get("checkpoint_interval_ms", args.checkpoint_interval_ms))
-    commit_interval = values.get("commit_interval", args.commit_interval)
     state_backend = str(values.get("state_backend", ""))
     out: dict = {"variant": text}
     # The job reads its source options from the environment `flink run` passes on.
@@ -161,7 +160,7 @@ def _variant_runs(text: str, mode: dict, args: argparse.Namespace, sampler: Samp
         _environment("LAKEHOUSE_ORDER_SOURCE_OPTIONS", str(values.get("order_source_options", ""))),
         _environment("LAKEHOUSE_DIMENSION_SOURCE_OPTIONS", str(values.get("dimension_source_options", ""))),
     ):
-        _variant_measure(out, mode, args, sampler, results, checkpoint_ms, commit_interval, state_backend)
+        _variant_measure(out, mode, args, sampler, results, checkpoint_ms, state_backend)
     return out
 
 
@@ -178,14 +177,13 @@ def _environment(name: str, value: str):
             os.environ[name] = before
 
 
-def _variant_measure(out, mode, args, sampler, results, checkpoint_ms, commit_interval, state_backend) -> None:
+def _variant_measure(out, mode, args, sampler, results, checkpoint_ms, state_backend) -> None:
     if results.get("input"):
         data = stack.Input(**results["input"])
         out["throughput"] = stack.throughput_run(
             data,
             parallelism=2,
-            sink_mode="staging",
-            commit_interval=commit_interval,
+            sink_mode="delta",
             checkpoint_interval_ms=checkpoint_ms,
             sampler=sampler,
             log=_log,
@@ -195,7 +193,6 @@ def _variant_measure(out, mode, args, sampler, results, checkpoint_ms, commit_in
         out["freshness"] = stack.freshness_run(
             **mode["freshness"],
             parallelism=2,
-            commit_interval=commit_interval,
             checkpoint_interval_ms=checkpoint_ms,
             poll_every=0.5,
             sampler=sampler,
@@ -226,7 +223,6 @@ def stack_phase(mode: dict, args: argparse.Namespace, sampler: Sampler, results:
                             data,
                             parallelism=parallelism,
                             sink_mode=sink,
-                            commit_interval=args.commit_interval,
                             checkpoint_interval_ms=args.checkpoint_interval_ms,
                             sampler=sampler,
                             log=_log,
@@ -236,7 +232,6 @@ def stack_phase(mode: dict, args: argparse.Namespace, sampler: Sampler, results:
             results["freshness"] = stack.freshness_run(
                 **mode["freshness"],
                 parallelism=2,
-                commit_interval=args.commit_interval,
                 checkpoint_interval_ms=args.checkpoint_interval_ms,
                 poll_every=0.5,
                 sampler=sampler,
@@ -286,15 +281,14 @@ def main(argv: list[str] | None = None) -> int:
         "--lock", default=os.environ.get("LAKEHOUSE_STACK_LOCK"), help="flock this file around the stack phase"
     )
     parser.add_argument("--checkpoint-interval-ms", type=int, default=config.Settings().checkpoint_interval_ms)
-    parser.add_argument("--commit-interval", type=float, default=1.0, help="seconds between committer passes")
     parser.add_argument(
         "--parallelisms", type=lambda v: tuple(int(p) for p in v.split(",")), help="e.g. 2 (default: the mode's)"
     )
     parser.add_argument(
         "--sinks",
         type=lambda v: tuple(v.split(",")),
-        default=("staging", "blackhole"),
-        help="throughput runs: staging (the pipeline) and/or blackhole (the ceiling)",
+        default=("delta", "blackhole"),
+        help="throughput runs: delta (the pipeline into Delta) and/or blackhole (the ceiling)",
     )
     parser.add_argument(
         "--variant",
@@ -318,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine.describe(),
         "load_average_at_start": machine.load_average(),
-        "settings": {"checkpoint_interval_ms": args.checkpoint_interval_ms, "commit_interval_s": args.commit_interval},
+        "settings": {"checkpoint_interval_ms": args.checkpoint_interval_ms},
         "durations": {},
         "throughput": [],
         "variants": [],

@@ -25,7 +25,7 @@ import trino
 from botocore.config import Config
 from deltalake import DeltaTable
 
-from lakehouse import batch_report, committer, config, embedded, generator, rules, tables
+from lakehouse import batch_report, config, embedded, generator, rules, storage, tables
 from lakehouse import trino as lakehouse_trino
 from tests.compare import diff, read_rows
 from tests.integration.trino_fixtures import trino_server  # noqa: F401 - a fixture
@@ -62,15 +62,9 @@ def model(settings) -> Model:
 @pytest.fixture(scope="module")
 def pipeline(settings) -> dict[str, int]:
     embedded.prepare_input(settings, GEN)
-    # The job takes a few seconds for this input, so a commit pass can find all of it at once;
-    # committing one part file per table per pass gives every table several versions to
-    # time-travel to, the first holding fewer rows than the last.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(committer, "MAX_FILES_PER_COMMIT", 1)
-        inserted = embedded.run_pipeline(settings, poll_seconds=1.0)
-        while results := committer.commit_pending(settings):  # what the last pass left
-            for result in results:
-                inserted[result.table] += result.rows_inserted
+    # The job's sinks commit at every checkpoint (every 200 ms here): every table gets several
+    # versions to time-travel to, the first holding fewer rows than the last.
+    inserted = embedded.run_pipeline(settings, poll_seconds=1.0)
     assert inserted["silver.order_events"] > 0
     return inserted
 
@@ -238,7 +232,7 @@ def expected_data_freshness(model: Model, settings: config.Settings) -> list[dic
     out = []
     for spec in sorted(tables.ALL, key=lambda s: s.name):
         rows = _rows(model, spec)
-        history = DeltaTable(committer.table_uri(settings, spec), storage_options=settings.storage_options()).history()
+        history = DeltaTable(storage.table_uri(settings, spec), storage_options=settings.storage_options()).history()
         times = [row[_EVENT_TIME[spec.name]] for row in rows if row[_EVENT_TIME[spec.name]] is not None]
         latest_commit_ms = max(entry["timestamp"] for entry in history)
         out.append(
@@ -302,7 +296,7 @@ def test_every_report_has_a_reference():
 def test_tables_on_s3_equal_the_reference_model(settings, model, pipeline):
     problems = []
     for spec in tables.ALL:
-        rows = read_rows(committer.table_uri(settings, spec), spec, storage_options=settings.storage_options())
+        rows = read_rows(storage.table_uri(settings, spec), spec, storage_options=settings.storage_options())
         problems += diff(spec, rows, model.tables[spec.name])
     assert not problems, "\n".join(problems)
 
@@ -363,7 +357,7 @@ def test_batch_report_at_older_versions_agrees_with_trino_time_travel(conn, sett
 
 def test_batch_report_on_the_same_versions_writes_nothing(settings, batch):
     table = DeltaTable(
-        committer.table_uri(settings, batch_report.DAILY_REPORT), storage_options=settings.storage_options()
+        storage.table_uri(settings, batch_report.DAILY_REPORT), storage_options=settings.storage_options()
     )
     again = batch_report.run(settings)
     assert again.version is None
@@ -373,7 +367,7 @@ def test_batch_report_on_the_same_versions_writes_nothing(settings, batch):
 
 @pytest.mark.parametrize("spec", [tables.ORDER_EVENTS, tables.ANOMALIES], ids=lambda s: s.name)
 def test_trino_time_travel_reads_what_deltalake_reads(conn, settings, spec):
-    uri = committer.table_uri(settings, spec)
+    uri = storage.table_uri(settings, spec)
     options = settings.storage_options()
     latest = DeltaTable(uri, storage_options=options).version()
     assert latest >= 2, "needs an older version with rows"
