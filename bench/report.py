@@ -228,6 +228,41 @@ def _variant_row(name: str, run: dict, fresh: dict) -> list:
     ]
 
 
+def _commits(results: dict) -> list[str]:
+    found = results.get("commits")
+    if not found:
+        return []
+    empty, large = found["empty"], found["large"]
+    rows = [
+        [
+            name,
+            table_rows,
+            run["commits"],
+            run["rows_per_commit"],
+            run["first_commit_ms"],
+            run["median_commit_ms"],
+            run["p90_commit_ms"],
+        ]
+        for name, table_rows, run in (("empty", 0, empty), ("large", found["large_rows"], large))
+    ]
+    return [
+        "### Commit cost of the Delta sink: empty table vs large table (local stack, S3)",
+        "",
+        "The job's own writer and committer (connectors/delta, driven by its AppendTool outside a job) "
+        "append the same batches to silver.order_events of an empty table and of the queries' largest "
+        "table. *first*: the first commit, which also lists and reads the log; *median* and *p90*: "
+        "every later commit (read the versions written since, one conditional PUT).",
+        "",
+        markdown_table(
+            ["table", "rows in table", "commits", "rows per commit", "first ms", "median ms", "p90 ms"], rows, digits=1
+        ),
+        "",
+        f"Median commit on the large table / on the empty one: "
+        f"{ratio(large['median_commit_ms'], empty['median_commit_ms']):.2f}.",
+        "",
+    ]
+
+
 def _memory(results: dict) -> list[str]:
     peaks = results.get("memory_peak_bytes") or {}
     rows = [
@@ -271,6 +306,13 @@ def _verdict(results: dict) -> list[str]:
                     f"{'met' if value >= TARGETS['ratio'] else 'MISSED'} ({value:.2f}: rows readable in Delta vs "
                     "the blackhole plan's source clock)"
                 )
+    found = results.get("commits")
+    if found:
+        value = ratio(found["large"]["median_commit_ms"], found["empty"]["median_commit_ms"])
+        lines.append(
+            f"- commit on {found['large_rows']:,} rows within 20 % of the empty table's: "
+            f"{'met' if value <= 1.2 else 'MISSED'} ({value:.2f})"
+        )
     fresh = results.get("freshness")
     if fresh:
         for table, key in (("silver", "silver_p99_s"), ("gold", "gold_p99_s")):
@@ -323,6 +365,7 @@ def render(results: dict) -> str:
         + _freshness(results)
         + _variants(results)
         + _queries(results)
+        + _commits(results)
         + _memory(results)
         + _verdict(results)
     )

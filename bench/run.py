@@ -29,7 +29,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import machine, queries, report, stack
+from bench import commits, machine, queries, report, stack
 from bench.memory import Sampler
 from lakehouse import config, flink_cluster, generator
 
@@ -49,6 +49,9 @@ MODES = {
         "freshness": {"rate": 1000.0, "seconds": 45.0},  # 2,000/s ran behind: the pipeline sustains ~3k
         "query_rows": (1_000_000, 10_000_000),
         "query_repeats": {1_000_000: 2, 10_000_000: 1},  # 10M: one (cold) run, or the phase passes 15 min
+        # The sink's commits on an empty table and on the queries' largest table: a 2 s checkpoint
+        # at 1,000 events/s commits about 2,000 rows.
+        "commits": {"commits": 20, "rows_per_commit": 2_000},
     },
     "short": {
         "embedded_minutes": 10,  # about 39,000 events
@@ -57,6 +60,7 @@ MODES = {
         "freshness": {"rate": 1000.0, "seconds": 20.0},
         "query_rows": (1_000_000,),
         "query_repeats": {1_000_000: 2},
+        "commits": {"commits": 10, "rows_per_commit": 2_000},
     },
 }
 
@@ -260,6 +264,13 @@ def stack_phase(mode: dict, args: argparse.Namespace, sampler: Sampler, results:
                     results["queries"] += queries.query_latency(
                         settings, rows, repeats=mode["query_repeats"][rows], log=_log
                     )
+                if "commits" in args.phases and written:
+                    empty = stack.run_settings(prefix="", name=f"bench-commits-{secrets.token_hex(3)}")
+                    results["commits"] = {
+                        "empty": commits.commit_times(empty, **mode["commits"], log=_log),
+                        "large": commits.commit_times(settings, **mode["commits"], log=_log),
+                        "large_rows": written,
+                    }
             finally:
                 if not was_running:
                     queries.stop_trino()
@@ -274,8 +285,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--short", action="store_true", help="the short mode: smaller inputs, parallelism 2 only")
     parser.add_argument(
         "--phases",
-        default="embedded,throughput,freshness,queries",
-        help="comma-separated subset of embedded,throughput,freshness,queries",
+        default="embedded,throughput,freshness,queries,commits",
+        help="comma-separated subset of embedded,throughput,freshness,queries,commits (commits needs queries)",
     )
     parser.add_argument(
         "--lock", default=os.environ.get("LAKEHOUSE_STACK_LOCK"), help="flock this file around the stack phase"

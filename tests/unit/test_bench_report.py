@@ -96,3 +96,18 @@ def test_render_lists_variants_beside_the_baseline():
     text = report.render(results)
     assert "baseline (checkpoint 5000 ms)" in text
     assert "| checkpoint_interval_ms=2000" in text
+
+
+def test_render_compares_the_sink_commit_on_a_large_table_with_an_empty_one():
+    run = {"commits": 20, "rows_per_commit": 2000, "first_commit_ms": 40.0, "p90_commit_ms": 30.0}
+    results = {
+        **RESULTS,
+        "commits": {
+            "empty": {**run, "median_commit_ms": 20.0},
+            "large": {**run, "median_commit_ms": 23.0},
+            "large_rows": 10_000_000,
+        },
+    }
+    text = report.render(results)
+    assert "Median commit on the large table / on the empty one: 1.15." in text
+    assert "- commit on 10,000,000 rows within 20 % of the empty table's: met (1.15)" in text

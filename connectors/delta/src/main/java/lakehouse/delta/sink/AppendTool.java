@@ -41,7 +41,8 @@ import org.apache.flink.table.types.logical.VarCharType;
  *     --rows rows.jsonl [--partition dt] [--app-id ID] [--version N] [--batches K] [--deliveries D]
  *     [--s3-endpoint URL]
  * </pre>
- * Prints one JSON line per delivery: {"version": first committed version or -1, "skipped": n}.
+ * Prints one JSON line per delivery: batch, delivery, committables, how many were skipped as
+ * already committed, and the committer's time in ms (the first one includes reading the log).
  */
 public final class AppendTool {
     private AppendTool() {}
@@ -80,10 +81,12 @@ public final class AppendTool {
                     for (DeltaCommittable c : committables) {
                         requests.add(new Request(c));
                     }
+                    long started = System.nanoTime();
                     committer.commit(new ArrayList<>(requests));
+                    double millis = (System.nanoTime() - started) / 1e6;
                     long skipped = requests.stream().filter(r -> r.skipped).count();
                     System.out.println("{\"batch\":" + b + ",\"delivery\":" + d + ",\"committables\":" + requests.size()
-                            + ",\"skipped\":" + skipped + "}");
+                            + ",\"skipped\":" + skipped + ",\"commit_ms\":" + millis + "}");
                 }
             }
         } finally {
