@@ -20,16 +20,19 @@ from datetime import timedelta
 from fractions import Fraction
 
 import boto3
+import polars as pl
 import pytest
 import trino
 from botocore.config import Config
 from deltalake import DeltaTable
 
-from lakehouse import batch_report, config, embedded, generator, rules, storage, tables
+from lakehouse import batch_report, config, embedded, generator, maintenance, rules, storage, tables
 from lakehouse import trino as lakehouse_trino
+from tests import delta_tool
 from tests.compare import diff, read_rows
 from tests.integration.trino_fixtures import trino_server  # noqa: F401 - a fixture
 from tests.reference import Model
+from tests.unit.test_delta_sink import _events
 
 pytestmark = pytest.mark.integration
 
@@ -397,3 +400,32 @@ def test_trino_cannot_write_to_s3(conn, settings):
     listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/gold/")
     assert not [item["Key"] for item in listed.get("Contents", []) if "trino_write_probe" in item["Key"]]
     assert "trino_write_probe" not in {row[0] for row in lakehouse_trino.query(conn, "show tables from gold").rows}
+
+
+def test_every_reader_reads_a_table_after_a_log_checkpoint_and_the_sink_appends_after_it(conn, settings):
+    # Runs last: it adds rows to silver.order_events. delta-rs writes the Parquet checkpoint
+    # (`lakehouse maintain`), then the job's sink reads it (its txn state) and commits after it.
+    spec = tables.ORDER_EVENTS
+    uri, options = storage.table_uri(settings, spec), settings.storage_options()
+    before = DeltaTable(uri, storage_options=options).count()
+    [result] = maintenance.maintain(settings, specs=(spec,))
+    extra = [
+        {**row, "event_id": f"X{i:06d}", "order_id": f"X{i:06d}"} for i, row in enumerate(_checkpoint_rows(), start=1)
+    ]
+    env = {"AWS_ACCESS_KEY_ID": settings.s3_access_key, "AWS_SECRET_ACCESS_KEY": settings.s3_secret_key}
+    appended = delta_tool.append(
+        uri, spec, extra, app_id="after-checkpoint/0", s3_endpoint=settings.s3_endpoint, env=env, deliveries=2
+    )
+    assert [r["skipped"] for r in appended] == [0, 1]
+    table = DeltaTable(uri, storage_options=options)
+    assert table.version() == result.checkpoint_version + 1, "one commit after the checkpoint"
+    expected = before + len(extra)
+    assert table.count() == expected
+    assert pl.read_delta(uri, storage_options=options).height == expected
+    assert lakehouse_trino.query(conn, f"select count(*) from {spec.name}").rows[0][0] == expected
+    at_checkpoint = f"select count(*) from {spec.name} for version as of {result.checkpoint_version}"
+    assert lakehouse_trino.query(conn, at_checkpoint).rows[0][0] == before
+
+
+def _checkpoint_rows() -> list[dict]:
+    return _events(25)
