@@ -31,6 +31,7 @@ def append(
     version: int = 1,
     batches: int = 1,
     deliveries: int = 1,
+    checkpoint_interval: int = 0,
     s3_endpoint: str | None = None,
     env: dict[str, str] | None = None,
 ) -> list[dict]:
@@ -42,6 +43,7 @@ def append(
     command = ["java", "-Xmx256m", "-cp", classpath(), "lakehouse.delta.sink.AppendTool"]
     command += ["--table", table, "--columns", columns, "--rows", handle.name, "--app-id", app_id]
     command += ["--version", str(version), "--batches", str(batches), "--deliveries", str(deliveries)]
+    command += ["--checkpoint-interval", str(checkpoint_interval)]
     if spec.partition_by:
         command += ["--partition", ",".join(spec.partition_by)]
     if s3_endpoint:

@@ -12,6 +12,7 @@ more than the 24 hours the hourly report keeps, in about two minutes of pipeline
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import uuid
@@ -402,30 +403,37 @@ def test_trino_cannot_write_to_s3(conn, settings):
     assert "trino_write_probe" not in {row[0] for row in lakehouse_trino.query(conn, "show tables from gold").rows}
 
 
-def test_every_reader_reads_a_table_after_a_log_checkpoint_and_the_sink_appends_after_it(conn, settings):
-    # Runs last: it adds rows to silver.order_events. delta-rs writes the Parquet checkpoint
-    # (`lakehouse maintain`), then the job's sink reads it (its txn state) and commits after it.
+def test_every_reader_reads_log_checkpoints_of_delta_rs_and_of_the_sink(conn, settings):
+    # Runs last: it adds rows to silver.order_events. delta-rs writes a Parquet checkpoint
+    # (`lakehouse maintain`); the job's sink reads it (its txn state), commits after it and writes
+    # its own checkpoint of that commit (interval 1). Trino, polars and delta-rs then read both.
     spec = tables.ORDER_EVENTS
     uri, options = storage.table_uri(settings, spec), settings.storage_options()
     before = DeltaTable(uri, storage_options=options).count()
     [result] = maintenance.maintain(settings, specs=(spec,))
-    extra = [
-        {**row, "event_id": f"X{i:06d}", "order_id": f"X{i:06d}"} for i, row in enumerate(_checkpoint_rows(), start=1)
-    ]
+    extra = [{**row, "event_id": f"X{i:06d}", "order_id": f"X{i:06d}"} for i, row in enumerate(_events(25), start=1)]
     env = {"AWS_ACCESS_KEY_ID": settings.s3_access_key, "AWS_SECRET_ACCESS_KEY": settings.s3_secret_key}
     appended = delta_tool.append(
-        uri, spec, extra, app_id="after-checkpoint/0", s3_endpoint=settings.s3_endpoint, env=env, deliveries=2
+        uri,
+        spec,
+        extra,
+        app_id="after-checkpoint/0",
+        s3_endpoint=settings.s3_endpoint,
+        env=env,
+        deliveries=2,
+        checkpoint_interval=1,
     )
     assert [r["skipped"] for r in appended] == [0, 1]
     table = DeltaTable(uri, storage_options=options)
     assert table.version() == result.checkpoint_version + 1, "one commit after the checkpoint"
+    fs, root = storage.filesystem(uri, settings)
+    last = json.loads(fs.open_input_stream(f"{root}/_delta_log/_last_checkpoint").read())
+    assert last["version"] == table.version(), "the sink wrote the checkpoint of its commit"
     expected = before + len(extra)
     assert table.count() == expected
     assert pl.read_delta(uri, storage_options=options).height == expected
     assert lakehouse_trino.query(conn, f"select count(*) from {spec.name}").rows[0][0] == expected
     at_checkpoint = f"select count(*) from {spec.name} for version as of {result.checkpoint_version}"
     assert lakehouse_trino.query(conn, at_checkpoint).rows[0][0] == before
-
-
-def _checkpoint_rows() -> list[dict]:
-    return _events(25)
+    ids = {r[0] for r in lakehouse_trino.query(conn, f"select event_id from {spec.name} where event_id like 'X%'").rows}
+    assert ids == {row["event_id"] for row in extra}

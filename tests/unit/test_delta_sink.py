@@ -116,6 +116,29 @@ def test_transaction_state_is_read_from_a_log_checkpoint_written_by_delta_rs(set
     assert pl.read_delta(uri).height == 35
 
 
+def test_the_sink_writes_log_checkpoints_that_delta_rs_polars_and_the_sink_read(settings):
+    uri = _uri(settings)
+    rows = _events(60)
+    delta_tool.append(uri, SPEC, rows[:30], app_id=APP, batches=6, checkpoint_interval=4)
+    log = settings.data_dir / "tables" / SPEC.path / "_delta_log"
+    assert (log / f"{4:020d}.checkpoint.parquet").exists()
+    assert json.loads((log / "_last_checkpoint").read_text())["version"] == 4
+    # Compaction between two checkpoints: the next checkpoint must hold its removes and adds.
+    DeltaTable(uri).optimize.compact()
+    delta_tool.append(uri, SPEC, rows[30:], app_id=APP, version=7, batches=2, checkpoint_interval=4)
+    assert json.loads((log / "_last_checkpoint").read_text())["version"] == 8
+    for version in range(8):  # readers (and the sink) now depend on the checkpoint
+        (log / f"{version:020d}.json").unlink()
+    table = DeltaTable(uri)
+    assert table.version() == 9
+    assert [r["event_id"] for r in _rows(uri)] == [r["event_id"] for r in rows]
+    assert pl.read_delta(uri).height == len(rows)
+    assert table.transaction_version(APP) == 8
+    assert sum(a["num_records"] for a in _add_actions(uri).to_pylist()) == len(rows), "statistics survive"
+    assert delta_tool.append(uri, SPEC, rows[:5], app_id=APP, version=8)[0]["skipped"] == 1
+    assert len(_rows(uri)) == len(rows)
+
+
 def test_non_finite_amounts_are_stored_and_give_no_file_bounds(settings):
     rows = _events(3)
     rows[1]["amount"] = "NaN"

@@ -20,12 +20,12 @@ import org.apache.parquet.schema.MessageType;
 import org.apache.parquet.schema.Type;
 
 /**
- * Reads the actions the sink cares about (txn, metaData, protocol) from a Parquet log checkpoint
- * written by any engine (delta-rs, Spark, Kernel), turning them into the same maps a JSON commit
- * line parses to. Only those three columns are read.
+ * Reads the actions the sink keeps (txn, metaData, protocol, add, remove) from a Parquet log
+ * checkpoint written by any engine (delta-rs, Spark, Kernel, this sink), turning them into the
+ * same maps a JSON commit line parses to. Only those columns are read.
  */
 final class CheckpointReader {
-    private static final List<String> WANTED = List.of("txn", "metaData", "protocol");
+    private static final List<String> WANTED = List.of("txn", "metaData", "protocol", "add", "remove");
 
     private CheckpointReader() {}
 
@@ -41,7 +41,7 @@ final class CheckpointReader {
         List<Type> fields = new ArrayList<>();
         for (Type field : full.getFields()) {
             if (WANTED.contains(field.getName())) {
-                fields.add(field);
+                fields.add(withoutParsedColumns(field));
             }
         }
         MessageType projection = new MessageType(full.getName(), fields);
@@ -61,9 +61,33 @@ final class CheckpointReader {
         }
     }
 
+    /** Spark's typed copies of stats and partition values (stats_parsed, ...) are not needed: skip them. */
+    private static Type withoutParsedColumns(Type field) {
+        if (field.isPrimitive()) {
+            return field;
+        }
+        GroupType group = field.asGroupType();
+        List<Type> kept = new ArrayList<>();
+        for (Type child : group.getFields()) {
+            if (!child.getName().endsWith("_parsed")) {
+                kept.add(child);
+            }
+        }
+        return kept.size() == group.getFieldCount() ? field : group.withNewFields(kept);
+    }
+
     /** A struct becomes a map; a Parquet LIST (any nesting convention) a list; leaves Java values. */
     private static Object toValue(Group group) {
         GroupType type = group.getType();
+        if (type.getLogicalTypeAnnotation() instanceof org.apache.parquet.schema.LogicalTypeAnnotation.MapLogicalTypeAnnotation) {
+            Map<String, Object> map = new LinkedHashMap<>();
+            for (int r = 0; r < group.getFieldRepetitionCount(0); r++) {
+                Group entry = group.getGroup(0, r);
+                String key = entry.getString("key", 0);
+                map.put(key, entry.getFieldRepetitionCount("value") > 0 ? entry.getValueToString(entry.getType().getFieldIndex("value"), 0) : null);
+            }
+            return map;
+        }
         if (isList(type)) {
             List<Object> items = new ArrayList<>();
             collectListItems(group, items);
@@ -112,7 +136,7 @@ final class CheckpointReader {
             case BOOLEAN: return group.getBoolean(field, index);
             case DOUBLE: return group.getDouble(field, index);
             case FLOAT: return (double) group.getFloat(field, index);
-            default: return group.getString(field, index);
+            default: return group.getValueToString(field, index);
         }
     }
 

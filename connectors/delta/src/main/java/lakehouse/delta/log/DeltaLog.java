@@ -31,9 +31,18 @@ public final class DeltaLog {
     /** Writer features this sink honours when it only appends (it writes no CDC files, no deletion vectors). */
     private static final Set<String> APPEND_SAFE_FEATURES = Set.of("appendOnly", "changeDataFeed", "timestampNtz");
 
+    /** Removes older than this are dropped from checkpoints (Delta's default tombstone retention). */
+    private static final long TOMBSTONE_RETENTION_MS = 7L * 24 * 3600 * 1000;
+
     private final ObjectStore store;
     private long version = -1;
     private final Map<String, Long> transactions = new HashMap<>();
+    // The whole state, for writing checkpoints: live files, tombstones, and the latest actions.
+    private final Map<String, Map<String, Object>> files = new java.util.LinkedHashMap<>();
+    private final Map<String, Map<String, Object>> tombstones = new java.util.LinkedHashMap<>();
+    private final Map<String, Map<String, Object>> txnActions = new java.util.LinkedHashMap<>();
+    private Map<String, Object> metaDataAction;
+    private Map<String, Object> protocolAction;
     private List<String> partitionColumns = Collections.emptyList();
     private Set<String> columns = Collections.emptySet();
     private String metadataId = null;
@@ -145,6 +154,56 @@ public final class DeltaLog {
         return next;
     }
 
+    /** Live data files at the known version. */
+    public int fileCount() {
+        return files.size();
+    }
+
+    /**
+     * Write a checkpoint of the known version (call it right after committing that version, when
+     * the state is exact), then point {@code _last_checkpoint} at it unless a newer one is there.
+     * Returns false when a checkpoint of that version existed already.
+     */
+    public boolean writeCheckpoint() throws IOException {
+        if (protocolAction == null || metaDataAction == null) {
+            throw new IOException("cannot checkpoint " + store.describe() + ": no protocol or metadata known");
+        }
+        List<Map<String, Object>> actions = new ArrayList<>();
+        actions.add(Map.of("protocol", protocolAction));
+        actions.add(Map.of("metaData", metaDataAction));
+        for (Map<String, Object> txn : txnActions.values()) {
+            actions.add(Map.of("txn", txn));
+        }
+        for (Map<String, Object> add : files.values()) {
+            actions.add(Map.of("add", add));
+        }
+        long oldest = System.currentTimeMillis() - TOMBSTONE_RETENTION_MS;
+        for (Map<String, Object> remove : tombstones.values()) {
+            Object at = remove.get("deletionTimestamp");
+            if (!(at instanceof Number) || ((Number) at).longValue() >= oldest) {
+                actions.add(Map.of("remove", remove));
+            }
+        }
+        byte[] data = CheckpointWriter.write(actions);
+        if (!store.putIfAbsent(String.format("%s%020d.checkpoint.parquet", LOG_DIR, version), data)) {
+            return false;
+        }
+        byte[] current = store.read(LOG_DIR + "_last_checkpoint");
+        if (current != null) {
+            Object known = Json.parseObject(new String(current, StandardCharsets.UTF_8)).get("version");
+            if (known instanceof Number && ((Number) known).longValue() >= version) {
+                return true;
+            }
+        }
+        Map<String, Object> last = new java.util.LinkedHashMap<>();
+        last.put("version", version);
+        last.put("size", (long) actions.size());
+        last.put("sizeInBytes", (long) data.length);
+        last.put("numOfAddFiles", (long) files.size());
+        store.put(LOG_DIR + "_last_checkpoint", Json.write(last).getBytes(StandardCharsets.UTF_8));
+        return true;
+    }
+
     /** The sink only appends; refuse tables whose protocol asks writers for more than that. */
     public void checkWritable() throws IOException {
         if (minWriterVersion > 7 || (minWriterVersion > 2 && minWriterVersion < 7)) {
@@ -162,6 +221,11 @@ public final class DeltaLog {
     private void resetState() {
         version = -1;
         transactions.clear();
+        files.clear();
+        tombstones.clear();
+        txnActions.clear();
+        metaDataAction = null;
+        protocolAction = null;
         partitionColumns = Collections.emptyList();
         columns = Collections.emptySet();
         metadataId = null;
@@ -183,10 +247,28 @@ public final class DeltaLog {
     void apply(Map<String, Object> action) {
         if (action.get("txn") instanceof Map) {
             Map<String, Object> txn = (Map<String, Object>) action.get("txn");
-            transactions.merge((String) txn.get("appId"), ((Number) txn.get("version")).longValue(), Math::max);
+            String appId = (String) txn.get("appId");
+            long v = ((Number) txn.get("version")).longValue();
+            if (v >= transactions.getOrDefault(appId, -1L)) {
+                transactions.put(appId, v);
+                txnActions.put(appId, txn);
+            }
+        }
+        if (action.get("add") instanceof Map) {
+            Map<String, Object> add = (Map<String, Object>) action.get("add");
+            String path = (String) add.get("path");
+            files.put(path, add);
+            tombstones.remove(path);
+        }
+        if (action.get("remove") instanceof Map) {
+            Map<String, Object> remove = (Map<String, Object>) action.get("remove");
+            String path = (String) remove.get("path");
+            files.remove(path);
+            tombstones.put(path, remove);
         }
         if (action.get("metaData") instanceof Map) {
             Map<String, Object> meta = (Map<String, Object>) action.get("metaData");
+            metaDataAction = meta;
             metadataId = (String) meta.get("id");
             List<String> parts = new ArrayList<>();
             for (Object p : (List<Object>) meta.getOrDefault("partitionColumns", List.of())) {
@@ -204,6 +286,7 @@ public final class DeltaLog {
         }
         if (action.get("protocol") instanceof Map) {
             Map<String, Object> protocol = (Map<String, Object>) action.get("protocol");
+            protocolAction = protocol;
             minWriterVersion = ((Number) protocol.getOrDefault("minWriterVersion", 0L)).intValue();
             List<String> features = new ArrayList<>();
             for (Object f : (List<Object>) protocol.getOrDefault("writerFeatures", List.of())) {

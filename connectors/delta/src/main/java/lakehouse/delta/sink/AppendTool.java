@@ -39,7 +39,7 @@ import org.apache.flink.table.types.logical.VarCharType;
  * <pre>
  * java -cp ... lakehouse.delta.sink.AppendTool --table PATH --columns "a STRING, b TIMESTAMP(3)"
  *     --rows rows.jsonl [--partition dt] [--app-id ID] [--version N] [--batches K] [--deliveries D]
- *     [--s3-endpoint URL]
+ *     [--checkpoint-interval N] [--s3-endpoint URL]
  * </pre>
  * Prints one JSON line per delivery: batch, delivery, committables, how many were skipped as
  * already committed, and the committer's time in ms (the first one includes reading the log).
@@ -66,7 +66,9 @@ public final class AppendTool {
                 rows.add(toRow(Json.parseObject(line), rowType));
             }
         }
-        DeltaCommitter committer = new DeltaCommitter(store, rowType.getFieldNames(), partitions, opts.getOrDefault("name", appId));
+        int checkpointEvery = Integer.parseInt(opts.getOrDefault("checkpoint-interval", "0"));
+        DeltaCommitter committer = new DeltaCommitter(store, rowType.getFieldNames(), partitions, opts.getOrDefault("name", appId),
+                checkpointEvery);
         DeltaWriter writer = new DeltaWriter(rowType, partitions, store, 128L << 20, appId, 0, version - 1);
         try {
             int perBatch = Math.max(1, (rows.size() + batches - 1) / batches);

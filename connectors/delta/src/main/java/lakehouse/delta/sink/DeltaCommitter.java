@@ -39,6 +39,9 @@ import org.slf4j.LoggerFactory;
  *   <li>A failure other than a lost race fails the job (no "retry later"): committables of one
  *       app id must reach the log in version order, which a restore then guarantees.</li>
  * </ol>
+ *
+ * <p>Every {@code sink.log-checkpoint-interval} versions, the committer that wrote the version also
+ * writes the log checkpoint of that version (its state is exact right after its own commit).
  */
 final class DeltaCommitter implements Committer<DeltaCommittable> {
     private static final Logger LOG = LoggerFactory.getLogger(DeltaCommitter.class);
@@ -48,10 +51,13 @@ final class DeltaCommitter implements Committer<DeltaCommittable> {
     private final List<String> columns;
     private final List<String> partitionColumns;
     private final String tableName;
+    private final int logCheckpointInterval;
     private ObjectStore store;
     private DeltaLog log;
 
-    DeltaCommitter(ObjectStore.Config storeConfig, List<String> columns, List<String> partitionColumns, String tableName) {
+    DeltaCommitter(ObjectStore.Config storeConfig, List<String> columns, List<String> partitionColumns, String tableName,
+                   int logCheckpointInterval) {
+        this.logCheckpointInterval = logCheckpointInterval;
         this.storeConfig = storeConfig;
         this.columns = columns;
         this.partitionColumns = partitionColumns;
@@ -91,6 +97,9 @@ final class DeltaCommitter implements Committer<DeltaCommittable> {
             if (version >= 0) {
                 long rows = pending.stream().mapToLong(r -> r.getCommittable().rows()).sum();
                 LOG.info("{}: committed version {} ({} committables, {} rows)", tableName, version, pending.size(), rows);
+                if (logCheckpointInterval > 0 && version % logCheckpointInterval == 0) {
+                    checkpoint(version);
+                }
                 return;
             }
             LOG.info("{}: log version {} was taken by another writer; re-reading the log", tableName, log.version() + 1);
@@ -101,6 +110,19 @@ final class DeltaCommitter implements Committer<DeltaCommittable> {
             requests = pending;
         }
         throw new IOException(tableName + ": lost the race for a log version " + MAX_RACES + " times in a row");
+    }
+
+    /** A log checkpoint of the version just committed; it only saves readers work, so a failure is logged, not thrown. */
+    private void checkpoint(long version) {
+        long started = System.nanoTime();
+        try {
+            if (log.writeCheckpoint()) {
+                LOG.info("{}: wrote the log checkpoint of version {} ({} files) in {} ms", tableName, version,
+                        log.fileCount(), (System.nanoTime() - started) / 1_000_000);
+            }
+        } catch (IOException | RuntimeException error) {
+            LOG.warn("{}: could not write the log checkpoint of version {}: {}", tableName, version, error.toString());
+        }
     }
 
     /** The table must still have the columns and partitioning the job writes. */

@@ -31,9 +31,10 @@ public final class DeltaSink implements Sink<RowData>, SupportsCommitter<DeltaCo
     private final long targetFileSize;
     private final String appId;
     private final String tableName;
+    private final int logCheckpointInterval;
 
     public DeltaSink(RowType rowType, List<String> partitionColumns, ObjectStore.Config storeConfig, long targetFileSize,
-                     String appId, String tableName) {
+                     String appId, String tableName, int logCheckpointInterval) {
         RowDataWriteSupport.checkSupported(rowType);
         for (String column : partitionColumns) {
             if (!rowType.getFieldNames().contains(column)) {
@@ -46,6 +47,7 @@ public final class DeltaSink implements Sink<RowData>, SupportsCommitter<DeltaCo
         this.targetFileSize = targetFileSize;
         this.appId = appId;
         this.tableName = tableName;
+        this.logCheckpointInterval = logCheckpointInterval;
     }
 
     @Override
@@ -83,7 +85,7 @@ public final class DeltaSink implements Sink<RowData>, SupportsCommitter<DeltaCo
 
     @Override
     public Committer<DeltaCommittable> createCommitter(CommitterInitContext context) {
-        return new DeltaCommitter(storeConfig, rowType.getFieldNames(), partitionColumns, tableName);
+        return new DeltaCommitter(storeConfig, rowType.getFieldNames(), partitionColumns, tableName, logCheckpointInterval);
     }
 
     @Override

@@ -46,6 +46,15 @@ public final class LocalStore implements ObjectStore {
     }
 
     @Override
+    public void put(String key, byte[] data) throws IOException {
+        Path target = root.resolve(key);
+        Files.createDirectories(target.getParent());
+        Path temp = target.resolveSibling("." + target.getFileName() + "." + UUID.randomUUID() + ".tmp");
+        Files.write(temp, data);
+        Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    @Override
     public void putFile(String key, Path file) throws IOException {
         Path target = root.resolve(key);
         Files.createDirectories(target.getParent());

@@ -20,6 +20,9 @@ public interface ObjectStore extends AutoCloseable {
     /** Create the object unless one exists; false when it existed (someone else won the key). */
     boolean putIfAbsent(String key, byte[] data) throws IOException;
 
+    /** Create or replace the object (only for hints such as {@code _last_checkpoint}). */
+    void put(String key, byte[] data) throws IOException;
+
     /** Upload a finished local file as the object (overwriting: data file names are unique). */
     void putFile(String key, Path file) throws IOException;
 

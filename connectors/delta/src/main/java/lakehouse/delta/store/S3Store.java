@@ -120,6 +120,11 @@ public final class S3Store implements ObjectStore {
     }
 
     @Override
+    public void put(String key, byte[] data) throws IOException {
+        check(send("PUT", objectKey(key), Map.of(), Map.of(), data, null), "PUT", key);
+    }
+
+    @Override
     public void putFile(String key, Path file) throws IOException {
         check(send("PUT", objectKey(key), Map.of(), Map.of(), null, file), "PUT", key);
     }

@@ -30,6 +30,11 @@ public final class DeltaOptions {
             .withDescription("A data file is closed when it reaches this size (Parquet's buffered estimate); every"
                     + " checkpoint also closes the open files. Small files are compacted by table maintenance.");
 
+    public static final ConfigOption<Integer> LOG_CHECKPOINT_INTERVAL = ConfigOptions.key("sink.log-checkpoint-interval")
+            .intType().defaultValue(100)
+            .withDescription("Write a Parquet log checkpoint every N table versions (0: never), so readers replay one"
+                    + " checkpoint and the few commits after it instead of every JSON commit.");
+
     public static final ConfigOption<String> S3_ENDPOINT = ConfigOptions.key("s3.endpoint").stringType().noDefaultValue()
             .withDescription("S3 endpoint URL (MinIO, SeaweedFS, ...); default: the cluster's s3.endpoint, else AWS.");
 

@@ -30,7 +30,7 @@ public final class DeltaTableSinkFactory implements DynamicTableSinkFactory {
     @Override
     public Set<ConfigOption<?>> optionalOptions() {
         return Set.of(DeltaOptions.PARTITION_COLUMNS, DeltaOptions.APP_ID, DeltaOptions.TABLE_NAME, DeltaOptions.TARGET_FILE_SIZE,
-                DeltaOptions.S3_ENDPOINT, DeltaOptions.S3_REGION, DeltaOptions.S3_ACCESS_KEY, DeltaOptions.S3_SECRET_KEY);
+                DeltaOptions.LOG_CHECKPOINT_INTERVAL, DeltaOptions.S3_ENDPOINT, DeltaOptions.S3_REGION, DeltaOptions.S3_ACCESS_KEY, DeltaOptions.S3_SECRET_KEY);
     }
 
     @Override
@@ -45,7 +45,8 @@ public final class DeltaTableSinkFactory implements DynamicTableSinkFactory {
                 options.getOptional(DeltaOptions.S3_SECRET_KEY).orElse(null));
         String name = options.getOptional(DeltaOptions.TABLE_NAME).orElse(path);
         DeltaSink sink = new DeltaSink(rowType, options.get(DeltaOptions.PARTITION_COLUMNS), store,
-                options.get(DeltaOptions.TARGET_FILE_SIZE).getBytes(), options.getOptional(DeltaOptions.APP_ID).orElse(path), name);
+                options.get(DeltaOptions.TARGET_FILE_SIZE).getBytes(), options.getOptional(DeltaOptions.APP_ID).orElse(path), name,
+                options.get(DeltaOptions.LOG_CHECKPOINT_INTERVAL));
         return new Table(sink, name);
     }
 
