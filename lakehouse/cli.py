@@ -47,7 +47,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     pipeline_started = time.monotonic()
     inserted = embedded.run_pipeline(settings, log=_log)
     pipeline_seconds = time.monotonic() - pipeline_started
+    summary_started = time.monotonic()
     print(report.summary(settings))
+    _log(f"(summary read from the Delta tables in {time.monotonic() - summary_started:.1f}s)")
     total = time.monotonic() - started
     print(
         f"\nWall time {total:.1f}s (pipeline {pipeline_seconds:.1f}s): {events:,} events, "

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -87,10 +88,11 @@ def run_pipeline(
         f"parallelism {settings.parallelism}{resumed})"
     )
     started = time.monotonic()
+    ended = _watch(result)
     status = "RUNNING"
     inserted = _inserted(settings, before)
     while status not in _TERMINAL:
-        time.sleep(poll_seconds)
+        ended.wait(poll_seconds)  # wakes at once when the job ends
         status = _status(client, result)
         inserted = _inserted(settings, before)
         read_model.follow(settings)
@@ -106,11 +108,32 @@ def run_pipeline(
     if status != "FINISHED":
         result.wait()  # raises with Flink's own error message
         raise RuntimeError(f"flink job ended {status}")
+    ended_at = time.monotonic()
     inserted = _inserted(settings, before)
     read_model.follow(settings)
     runs.finish(digest)
-    log(f"[{time.monotonic() - started:5.0f}s] done | " + _progress(inserted))
+    log(
+        f"[{time.monotonic() - started:5.0f}s] done | "
+        + _progress(inserted)
+        + f" ({time.monotonic() - ended_at:.1f}s after the job ended)"
+    )
     return inserted
+
+
+def _watch(result) -> threading.Event:
+    """An event set as soon as the job ends, however it ends (Flink's own wait, in a thread)."""
+    ended = threading.Event()
+
+    def wait() -> None:
+        try:
+            result.wait()
+        except Exception:  # noqa: BLE001 - the polling loop reports how it ended
+            pass
+        finally:
+            ended.set()
+
+    threading.Thread(target=wait, daemon=True, name="flink-job-wait").start()
+    return ended
 
 
 def committed_rows(settings: Settings, specs: tuple[tables.TableSpec, ...] = tables.ALL) -> dict[str, int]:
