@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.util.List;
 import java.util.Map;
 
+import lakehouse.delta.store.StreamOutputFile;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.parquet.example.data.Group;
 import org.apache.parquet.example.data.simple.SimpleGroupFactory;
@@ -12,8 +13,6 @@ import org.apache.parquet.hadoop.ParquetFileWriter;
 import org.apache.parquet.hadoop.ParquetWriter;
 import org.apache.parquet.hadoop.example.ExampleParquetWriter;
 import org.apache.parquet.hadoop.metadata.CompressionCodecName;
-import org.apache.parquet.io.OutputFile;
-import org.apache.parquet.io.PositionOutputStream;
 import org.apache.parquet.schema.GroupType;
 import org.apache.parquet.schema.MessageType;
 import org.apache.parquet.schema.MessageTypeParser;
@@ -49,7 +48,12 @@ final class CheckpointWriter {
     static byte[] write(List<Map<String, Object>> actions) throws IOException {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         SimpleGroupFactory factory = new SimpleGroupFactory(SCHEMA);
-        try (ParquetWriter<Group> writer = ExampleParquetWriter.builder(new MemoryFile(bytes))
+        // In memory: a checkpoint is uploaded whole.
+        StreamOutputFile file = new StreamOutputFile("checkpoint", () -> {
+            bytes.reset();
+            return bytes;
+        });
+        try (ParquetWriter<Group> writer = ExampleParquetWriter.builder(file)
                 .withType(SCHEMA)
                 .withConf(new Configuration(false))
                 .withCompressionCodec(CompressionCodecName.SNAPPY)
@@ -106,51 +110,6 @@ final class CheckpointWriter {
             } else if (value instanceof Map) {
                 fill(child, (Map<?, ?>) value);
             }
-        }
-    }
-
-    /** A Parquet output file in memory (a checkpoint is uploaded whole). */
-    private static final class MemoryFile implements OutputFile {
-        private final ByteArrayOutputStream out;
-
-        MemoryFile(ByteArrayOutputStream out) {
-            this.out = out;
-        }
-
-        @Override
-        public PositionOutputStream create(long blockSizeHint) {
-            return createOrOverwrite(blockSizeHint);
-        }
-
-        @Override
-        public PositionOutputStream createOrOverwrite(long blockSizeHint) {
-            out.reset();
-            return new PositionOutputStream() {
-                @Override
-                public long getPos() {
-                    return out.size();
-                }
-
-                @Override
-                public void write(int b) {
-                    out.write(b);
-                }
-
-                @Override
-                public void write(byte[] b, int off, int len) {
-                    out.write(b, off, len);
-                }
-            };
-        }
-
-        @Override
-        public boolean supportsBlockSize() {
-            return false;
-        }
-
-        @Override
-        public long defaultBlockSize() {
-            return 0;
         }
     }
 }

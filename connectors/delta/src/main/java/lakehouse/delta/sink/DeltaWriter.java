@@ -16,6 +16,7 @@ import java.util.Map;
 import java.util.UUID;
 
 import lakehouse.delta.store.ObjectStore;
+import lakehouse.delta.store.StreamOutputFile;
 import org.apache.flink.api.connector.sink2.CommittingSinkWriter;
 import org.apache.flink.api.connector.sink2.StatefulSinkWriter;
 import org.apache.flink.table.data.RowData;
@@ -26,7 +27,6 @@ import org.apache.parquet.hadoop.ParquetWriter;
 import org.apache.parquet.hadoop.api.WriteSupport;
 import org.apache.parquet.hadoop.metadata.CompressionCodecName;
 import org.apache.parquet.io.OutputFile;
-import org.apache.parquet.io.PositionOutputStream;
 
 /**
  * Writes rows into Parquet data files of the table, one open file per partition, and hands the
@@ -211,7 +211,9 @@ final class DeltaWriter implements CommittingSinkWriter<RowData, DeltaCommittabl
                     .replace("+", "%20") + name;
             this.partitionValues = partitionValues;
             this.local = tempDir.resolve(name);
-            this.writer = new Builder(new LocalFile(local), new RowDataWriteSupport(rowType, dataFields))
+            StreamOutputFile file = new StreamOutputFile(local.toString(),
+                    () -> new java.io.BufferedOutputStream(Files.newOutputStream(local), 1 << 16));
+            this.writer = new Builder(file, new RowDataWriteSupport(rowType, dataFields))
                     .withCompressionCodec(CompressionCodecName.SNAPPY)
                     .withWriteMode(ParquetFileWriter.Mode.OVERWRITE)
                     .withConf(new Configuration(false))
@@ -255,69 +257,4 @@ final class DeltaWriter implements CommittingSinkWriter<RowData, DeltaCommittabl
             return support;
         }
     }
-
-    /** A Parquet output file on local disk. */
-    private static final class LocalFile implements OutputFile {
-        private final Path path;
-
-        LocalFile(Path path) {
-            this.path = path;
-        }
-
-        @Override
-        public PositionOutputStream create(long blockSizeHint) throws IOException {
-            return createOrOverwrite(blockSizeHint);
-        }
-
-        @Override
-        public PositionOutputStream createOrOverwrite(long blockSizeHint) throws IOException {
-            java.io.OutputStream out = new java.io.BufferedOutputStream(Files.newOutputStream(path), 1 << 16);
-            return new PositionOutputStream() {
-                private long pos;
-
-                @Override
-                public long getPos() {
-                    return pos;
-                }
-
-                @Override
-                public void write(int b) throws IOException {
-                    out.write(b);
-                    pos++;
-                }
-
-                @Override
-                public void write(byte[] b, int off, int len) throws IOException {
-                    out.write(b, off, len);
-                    pos += len;
-                }
-
-                @Override
-                public void flush() throws IOException {
-                    out.flush();
-                }
-
-                @Override
-                public void close() throws IOException {
-                    out.close();
-                }
-            };
-        }
-
-        @Override
-        public boolean supportsBlockSize() {
-            return false;
-        }
-
-        @Override
-        public long defaultBlockSize() {
-            return 0;
-        }
-
-        @Override
-        public String getPath() {
-            return path.toString();
-        }
-    }
-
 }

@@ -28,12 +28,18 @@ public final class LocalStore implements ObjectStore {
         }
     }
 
-    @Override
-    public boolean putIfAbsent(String key, byte[] data) throws IOException {
-        Path target = root.resolve(key);
+    /** The bytes in a hidden file beside {@code target}, to be linked or moved into place. */
+    private static Path writeBeside(Path target, byte[] data) throws IOException {
         Files.createDirectories(target.getParent());
         Path temp = target.resolveSibling("." + target.getFileName() + "." + UUID.randomUUID() + ".tmp");
         Files.write(temp, data);
+        return temp;
+    }
+
+    @Override
+    public boolean putIfAbsent(String key, byte[] data) throws IOException {
+        Path target = root.resolve(key);
+        Path temp = writeBeside(target, data);
         try {
             // link(2) fails if the name exists: an atomic create-if-absent, unlike exists-then-move.
             Files.createLink(target, temp);
@@ -48,9 +54,7 @@ public final class LocalStore implements ObjectStore {
     @Override
     public void put(String key, byte[] data) throws IOException {
         Path target = root.resolve(key);
-        Files.createDirectories(target.getParent());
-        Path temp = target.resolveSibling("." + target.getFileName() + "." + UUID.randomUUID() + ".tmp");
-        Files.write(temp, data);
+        Path temp = writeBeside(target, data);
         Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     }
 
