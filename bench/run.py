@@ -52,6 +52,7 @@ MODES = {
         # The sink's commits on an empty table and on the queries' largest table: a 2 s checkpoint
         # at 1,000 events/s commits about 2,000 rows.
         "commits": {"commits": 20, "rows_per_commit": 2_000},
+        "commit_table_rows": 10_000_000,
     },
     "short": {
         "embedded_minutes": 10,  # about 39,000 events
@@ -61,6 +62,7 @@ MODES = {
         "query_rows": (1_000_000,),
         "query_repeats": {1_000_000: 2},
         "commits": {"commits": 10, "rows_per_commit": 2_000},
+        "commit_table_rows": 1_000_000,
     },
 }
 
@@ -264,20 +266,29 @@ def stack_phase(mode: dict, args: argparse.Namespace, sampler: Sampler, results:
                     results["queries"] += queries.query_latency(
                         settings, rows, repeats=mode["query_repeats"][rows], log=_log
                     )
-                if "commits" in args.phases and written:
-                    empty = stack.run_settings(prefix="", name=f"bench-commits-{secrets.token_hex(3)}")
-                    results["commits"] = {
-                        "empty": commits.commit_times(empty, **mode["commits"], log=_log),
-                        "large": commits.commit_times(settings, **mode["commits"], log=_log),
-                        "large_rows": written,
-                    }
             finally:
                 if not was_running:
                     queries.stop_trino()
+        if "commits" in args.phases:
+            results["commits"] = commits_phase(mode, results)
     finally:
         started = time.monotonic()
         _stack("down", timeout=300)
         _log(f"stack down in {time.monotonic() - started:.1f}s")
+
+
+def commits_phase(mode: dict, results: dict) -> dict:
+    """The sink's commit on an empty table and on one of ``commit_table_rows`` rows (written here)."""
+    token = secrets.token_hex(3)
+    empty = stack.run_settings(prefix="", name=f"bench-commits-empty-{token}")
+    large = stack.run_settings(prefix="", name=f"bench-commits-large-{token}")
+    rows = mode["commit_table_rows"]
+    results["durations"][f"commit_table_{rows}_s"] = round(queries.write_synthetic_silver(large, rows, log=_log), 1)
+    return {
+        "empty": commits.commit_times(empty, **mode["commits"], log=_log),
+        "large": commits.commit_times(large, **mode["commits"], log=_log),
+        "large_rows": rows,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -286,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--phases",
         default="embedded,throughput,freshness,queries,commits",
-        help="comma-separated subset of embedded,throughput,freshness,queries,commits (commits needs queries)",
+        help="comma-separated subset of embedded,throughput,freshness,queries,commits",
     )
     parser.add_argument(
         "--lock", default=os.environ.get("LAKEHOUSE_STACK_LOCK"), help="flock this file around the stack phase"
