@@ -185,6 +185,10 @@ conf.update({
     # Sizes for a 2-core / 24 GiB dev machine shared with Kafka, S3, Trino.
     "jobmanager.memory.process.size": e["FLINK_JM_MEMORY"],
     "taskmanager.memory.process.size": e["FLINK_TM_MEMORY"],
+    # Every job loads its own copy of flink-python (Beam), the UDF and connector jars into
+    # metaspace; the 256m default ran out after about seven pipeline submissions on one
+    # TaskManager ("OutOfMemoryError: Metaspace", the TaskManager exits).
+    "taskmanager.memory.jvm-metaspace.size": e["FLINK_TM_METASPACE"],
     "taskmanager.numberOfTaskSlots": int(e["FLINK_TM_SLOTS"]),
     "parallelism.default": 1,
     # State and fault tolerance: RocksDB, incremental checkpoints on S3, and
