@@ -54,6 +54,8 @@ final class DeltaWriter implements CommittingSinkWriter<RowData, DeltaCommittabl
     private final Map<String, OpenFile> open = new LinkedHashMap<>();
     private final List<DeltaCommittable.DataFile> finished = new ArrayList<>();
     private ObjectStore store;
+    private String lastPartition;
+    private org.apache.flink.table.data.StringData lastPartitionValue;
     private long lastCheckpoint;
     private long versionsIssued;
 
@@ -79,7 +81,7 @@ final class DeltaWriter implements CommittingSinkWriter<RowData, DeltaCommittabl
 
     @Override
     public void write(RowData row, Context context) throws IOException {
-        String partition = partitionPath(row);
+        String partition = samePartitionAsLast(row) ? lastPartition : partitionPath(row);
         OpenFile file = open.get(partition);
         if (file == null) {
             file = new OpenFile(partition, partitionValues(row));
@@ -148,7 +150,33 @@ final class DeltaWriter implements CommittingSinkWriter<RowData, DeltaCommittabl
                 file.partitionValues, file.stats.toJson()));
     }
 
+    /** Rows come in runs of one partition (one day): skip rebuilding its path for each row. */
+    private boolean samePartitionAsLast(RowData row) {
+        if (lastPartition == null || partitionFields.length != 1) {
+            return partitionFields.length == 0 && lastPartition != null;
+        }
+        int p = partitionFields[0];
+        if (row.isNullAt(p) || lastPartitionValue == null) {
+            return false;
+        }
+        org.apache.flink.table.types.logical.LogicalTypeRoot root = rowType.getTypeAt(p).getTypeRoot();
+        if (root != org.apache.flink.table.types.logical.LogicalTypeRoot.VARCHAR
+                && root != org.apache.flink.table.types.logical.LogicalTypeRoot.CHAR) {
+            return false;
+        }
+        return row.getString(p).equals(lastPartitionValue);
+    }
+
     private String partitionPath(RowData row) {
+        lastPartition = partitionPathOf(row);
+        lastPartitionValue = partitionFields.length == 1 && !row.isNullAt(partitionFields[0])
+                && (rowType.getTypeAt(partitionFields[0]).getTypeRoot() == org.apache.flink.table.types.logical.LogicalTypeRoot.VARCHAR
+                    || rowType.getTypeAt(partitionFields[0]).getTypeRoot() == org.apache.flink.table.types.logical.LogicalTypeRoot.CHAR)
+                ? ((org.apache.flink.table.data.binary.BinaryStringData) row.getString(partitionFields[0])).copy() : null;
+        return lastPartition;
+    }
+
+    private String partitionPathOf(RowData row) {
         if (partitionFields.length == 0) {
             return "";
         }

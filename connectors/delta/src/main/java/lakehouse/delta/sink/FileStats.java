@@ -68,18 +68,29 @@ final class FileStats {
                 continue;
             }
             if (min[i] == null || value.compareTo(min[i]) < 0) {
-                min[i] = value;
+                min[i] = own(value);
             }
             if (max[i] == null || value.compareTo(max[i]) > 0) {
-                max[i] = value;
+                max[i] = own(value);
             }
         }
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Comparable<Object> own(Comparable<Object> value) {
+        Object raw = value;
+        if (raw instanceof org.apache.flink.table.data.binary.BinaryStringData) {
+            return (Comparable<Object>) (Comparable<?>) ((org.apache.flink.table.data.binary.BinaryStringData) raw).copy();
+        }
+        return value;
     }
 
     private static Comparable<?> value(RowData row, int f, LogicalType type) {
         switch (type.getTypeRoot()) {
             case CHAR:
-            case VARCHAR: return row.getString(f).toString();
+            // Compared as UTF-8 bytes (code point order, as Spark and delta-rs compare strings);
+            // copied only when it becomes a bound, since the row's bytes are reused.
+            case VARCHAR: return row.getString(f);
             case TINYINT: return (long) row.getByte(f);
             case SMALLINT: return (long) row.getShort(f);
             case INTEGER: return (long) row.getInt(f);
@@ -104,9 +115,9 @@ final class FileStats {
             if (min[i] == null) {
                 continue;
             }
-            if ((Object) min[i] instanceof String) {
-                String lo = (String) (Object) min[i];
-                String hi = (String) (Object) max[i];
+            if ((Object) min[i] instanceof org.apache.flink.table.data.StringData) {
+                String lo = min[i].toString();
+                String hi = max[i].toString();
                 mins.put(name, lo.length() > STRING_PREFIX ? lo.substring(0, STRING_PREFIX) : lo);
                 if (hi.length() <= STRING_PREFIX) {
                     maxs.put(name, hi);
