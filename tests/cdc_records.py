@@ -85,6 +85,23 @@ def handmade(dataset: Dataset) -> Dataset:
             ),
             t1,
         ),
+        # The same change delivered again (a Connect restart resends from its last committed offset;
+        # only the envelope's processing time differs): no second version.
+        _record(
+            "customers",
+            wrapped_c,
+            _dump(
+                {
+                    "before": None,
+                    "after": customer(wrapped_c, "LATAM", t1),
+                    "op": "u",
+                    "source": {**source, "ts_ms": t1},
+                    "ts_ms": t1 + 900,
+                },
+                wrapped=True,
+            ),
+            t1,
+        ),
         # Applied: an update without before (the default replica identity).
         _record(
             "customers",
