@@ -10,10 +10,16 @@ LH_SERVICE=postgres
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../lib.sh"
 
 HERE=$INFRA_DIR/postgres
+PG_BIN=/usr/lib/postgresql/$POSTGRES_VERSION/bin
 PG_HOME_DIR=$STATE_DIR/postgres
+# As root, the server runs as the postgres user, who cannot enter a state dir under /root: then the
+# cluster lives in that user's home instead, one directory per state dir.
+if ((EUID == 0)) && id postgres >/dev/null 2>&1 &&
+  ! setpriv --reuid=postgres --regid=postgres --init-groups -- test -x "$STATE_DIR" 2>/dev/null; then
+  PG_HOME_DIR=$(getent passwd postgres | cut -d: -f6)/lakehouse-$(printf '%s' "$STATE_DIR" | sha1sum | cut -c1-12)
+fi
 PGDATA=$PG_HOME_DIR/data
 SOCKET_DIR=$PG_HOME_DIR/run
-PG_BIN=/usr/lib/postgresql/$POSTGRES_VERSION/bin
 
 usage() {
   cat <<USAGE
@@ -26,7 +32,7 @@ Commands:
   start     initdb on first use, start, wait until ready, create the roles, run the migrations
   stop      fast shutdown (clients such as Debezium are disconnected), SIGKILL after 30 s
   restart   stop then start (failure drills: Debezium must resume from its replication slot)
-  migrate   apply the migrations not applied yet (infra/postgres/migrations, in name order)
+  migrate   create $POSTGRES_DB and grant the roles if needed, apply the migrations not applied yet
   status    print state, pid, RSS; exit 0 healthy, 3 stopped, 1 unhealthy
   psql      an admin psql on the local socket (extra arguments are passed on)
 
@@ -90,6 +96,7 @@ cmd_start() {
   mkdir -p "$PG_HOME_DIR"
   if ((EUID == 0)); then
     chown postgres:postgres "$PG_HOME_DIR"
+    chmod 700 "$PG_HOME_DIR"
     as_owner test -w "$PG_HOME_DIR" || die "the postgres user cannot write $PG_HOME_DIR: set LAKEHOUSE_STATE_DIR to a directory it can reach"
   fi
   as_owner mkdir -p "$SOCKET_DIR"
@@ -166,7 +173,7 @@ main() {
   start) cmd_start ;;
   stop) cmd_stop ;;
   restart) cmd_stop; cmd_start ;;
-  migrate) pg_credentials; cmd_migrate ;;
+  migrate) pg_credentials; ensure_roles; cmd_migrate ;;
   status) cmd_status ;;
   psql) admin_psql -d "$POSTGRES_DB" "$@" ;;
   -h | --help | help) usage ;;
