@@ -96,10 +96,18 @@ cmd_start() {
 cmd_stop() { stop_service connect 30; }
 
 cmd_kill() {
-  local pid
+  local pid i state
   pid=$(service_pid connect) || die "not running"
   kill -KILL "$pid"
   log "sent SIGKILL to pid $pid"
+  # Wait until it is gone (or a zombie awaiting its reaper), so a `start` right after does not
+  # take it for a running worker.
+  for ((i = 0; i < 150; i++)); do
+    state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) || break
+    [[ $state == Z ]] && break
+    sleep 0.1
+  done
+  rm -f "$(pid_file connect)"
 }
 
 cmd_status() {
