@@ -3,7 +3,8 @@
 One run on the local stack with the CDC services: the generator's customers and products are
 inserted into PostgreSQL before the connector exists (Debezium's initial snapshot, op r); then,
 while order events flow in real time, the backoffice writer applies the generator's later changes
-as UPDATE / INSERT / DELETE at their times, and deletes a customer who keeps ordering. Mid-stream,
+as INSERT / UPDATE / DELETE (those dated before now at once, the rest at their times), and deletes
+a customer who keeps ordering. Mid-stream,
 Kafka Connect is killed with SIGKILL and started again, and later PostgreSQL is restarted.
 
 The reference model is computed from the database's change history as Debezium delivered it (the
@@ -81,7 +82,7 @@ def _scenario(settings, cdc_settings):
     start_ms = (support.now_ms() // 60_000 - 2) * 60_000
     # Few customers, so the one deleted mid-stream has orders on both sides of its delete.
     gen = generator.GeneratorConfig(
-        start_ms=start_ms, minutes=6, orders_per_second=2.0, customers=40, products=20, malformed_ratio=0.005
+        start_ms=start_ms, minutes=6, orders_per_second=2.0, customers=60, products=30, malformed_ratio=0.005
     )
     end_ms = start_ms + gen.minutes * 60_000
     # Closing time: past the hour the last order falls in, so every 1m, 5m and 1h window closes.
@@ -109,7 +110,9 @@ def _scenario(settings, cdc_settings):
         deleted = _customer_to_delete(dataset, delete_at)
         plan = _effective(
             [c for c in items if c.op == "r"],
-            [c for c in items if c.op != "r" and live_from <= c.at_ms <= end_ms]
+            # Changes dated before now are applied at once (catching up), except deletes, whose
+            # time is their commit: only those in the real-time part have orders after them.
+            [c for c in items if c.op != "r" and c.at_ms <= end_ms and (c.op != "d" or c.at_ms >= live_from)]
             + [backoffice.Change(table="customers", op="d", key=deleted, at_ms=delete_at,
                                  sql=f"delete from backoffice.customers where customer_id = '{deleted}';")],
         )  # fmt: skip
@@ -163,7 +166,7 @@ def _print_summary(plan, history, rows, deleted) -> None:
         if c["payload"]["op"] != "r"
     ]
     print(
-        f"cdc run: applied {ops} live, delete of {deleted}; topics {records} records "
+        f"cdc run: applied {ops}, delete of {deleted}; topics {records} records "
         f"({tombstones} tombstones, {len(keys) - len(set(keys))} changes delivered twice); "
         f"table rows { {name: len(r) for name, r in rows.items()} }",
         flush=True,
