@@ -10,7 +10,7 @@ import threading
 import time
 from pathlib import Path
 
-from lakehouse import committer, flink_cluster, tables
+from lakehouse import flink_cluster, storage, tables
 from lakehouse.config import Settings
 from lakehouse.generator import Record
 from tests.compare import read_rows
@@ -40,13 +40,9 @@ def ensure_passwords() -> None:
 
 
 def read_tables(settings: Settings) -> dict[str, list[dict]]:
-    """Every table's rows as the job has written them so far (committing staged files first).
-
-    The one place this test reads results: when the job commits to Delta itself, only the
-    commit call goes."""
-    committer.commit_pending(settings)
+    """Every table's rows as the job has committed them so far (the one place this test reads results)."""
     return {
-        spec.name: read_rows(committer.table_uri(settings, spec), spec, storage_options=settings.storage_options())
+        spec.name: read_rows(storage.table_uri(settings, spec), spec, storage_options=settings.storage_options())
         for spec in tables.ALL
     }
 

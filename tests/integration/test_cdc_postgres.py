@@ -30,7 +30,7 @@ import uuid
 
 import pytest
 
-from lakehouse import backoffice, cdc, committer, config, flink_cluster, generator, producer, rules, tables
+from lakehouse import backoffice, cdc, config, flink_cluster, generator, producer, rules, storage, tables
 from tests.compare import diff
 from tests.integration import cdc_support as support
 from tests.reference import Model
@@ -63,7 +63,6 @@ def run(cdc_services):
         "local",
         topic_prefix=f"cdc{run_id}-",
         table_root=f"s3://lakehouse/cdc-{run_id}/tables",
-        staging_root=f"s3://lakehouse/cdc-{run_id}/staging",
         job_name=f"cdc-{run_id}",
         dimension_source_options="scan.watermark.idle-timeout=10 min",
     )
@@ -97,7 +96,7 @@ def _scenario(settings, cdc_settings):
     producer.ensure_topics(settings.kafka_bootstrap, settings.topic_prefix)
     cdc.register(settings, cdc_settings)
     _wait_for(lambda: cdc.is_running(cdc.status(cdc_settings)), 60, "the connector to run")
-    committer.ensure_tables(settings)
+    storage.ensure_tables(settings)
     job_id = flink_cluster.submit(settings, env=_job_env(settings))
     try:
         live_from = support.now_ms() + 2_000
@@ -177,7 +176,6 @@ def _job_env(settings) -> dict[str, str]:
     return {
         "LAKEHOUSE_TOPIC_PREFIX": settings.topic_prefix,
         "LAKEHOUSE_TABLE_ROOT": settings.table_root,
-        "LAKEHOUSE_STAGING_ROOT": settings.staging_root,
         "LAKEHOUSE_JOB_NAME": settings.job_name,
         "LAKEHOUSE_DIMENSION_SOURCE_OPTIONS": settings.dimension_source_options,
         "LAKEHOUSE_PARALLELISM": "1",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from lakehouse import committer, config, embedded, generator, rules, tables
+from lakehouse import config, embedded, generator, rules, storage, tables
 from tests.cdc_records import handmade
 from tests.compare import diff, read_rows
 from tests.reference import Model
@@ -29,7 +29,7 @@ def run(tmp_path_factory):
 
 
 def _rows(settings, spec) -> list[dict]:
-    return read_rows(committer.table_uri(settings, spec), spec)
+    return read_rows(storage.table_uri(settings, spec), spec)
 
 
 def test_every_table_equals_the_model(run):
