@@ -29,6 +29,12 @@ stack-status: ## report each service of the local stack
 stack-down: ## stop the local stack
 	@$(ENV) infra/stack.sh down
 
+cdc-up: ## the local stack plus PostgreSQL and Kafka Connect with Debezium (docs/CDC.md)
+	@$(ENV) infra/stack.sh up --with-cdc
+
+cdc-down: ## stop the local stack with PostgreSQL and Kafka Connect
+	@$(ENV) infra/stack.sh down --with-cdc
+
 trino-up: ## start Trino on the local stack's S3 and register the tables (s3://lakehouse/tables)
 	@$(ENV) infra/trino/trino.sh start && $(ENV) python -m lakehouse trino register --profile local
 

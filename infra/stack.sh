@@ -9,10 +9,13 @@ LH_SERVICE=stack
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 
 SERVICES=(s3 kafka flink trino)
+# Opt-in (--with-cdc, or LAKEHOUSE_WITH_CDC=1): PostgreSQL and Kafka Connect with Debezium, after
+# Kafka's dependants, so the default stack starts no slower for those who do not need them.
+CDC_SERVICES=(postgres connect)
 
 usage() {
   cat <<EOF
-Usage: $(basename "$0") COMMAND
+Usage: $(basename "$0") COMMAND [--with-cdc]
 
 Local lakehouse stack on $LAKEHOUSE_BIND_HOST: S3 (SeaweedFS) -> Kafka -> Flink session cluster -> Trino.
 
@@ -24,13 +27,16 @@ Commands:
             On failure: which service, its log path and the log's tail.
   down      stop Trino, Flink, Kafka, then S3 (only the processes these scripts started)
   status    one line per process (pid, uptime, RSS) and health; exit 0 when all healthy
+  --with-cdc  also PostgreSQL $POSTGRES_VERSION (backoffice database, logical WAL) and Kafka Connect
+            with Debezium $DEBEZIUM_VERSION (after Trino on up, first on down); see docs/CDC.md
   env       print client settings as shell assignments, no secrets:
             eval "\$($0 env)"
 
 Flink needs pyflink: \$LAKEHOUSE_PYTHON (now: $LAKEHOUSE_PYTHON) must import it.
 Versions and ports: infra/stack.env (each overridable from the environment).
 Keys: infra/.env.example. State: $STATE_DIR. Logs: $LOG_DIR.
-Per-service scripts: infra/s3/s3.sh, infra/kafka/kafka.sh, infra/flink/flink.sh, infra/trino/trino.sh (each has -h).
+Per-service scripts: infra/s3/s3.sh, infra/kafka/kafka.sh, infra/flink/flink.sh, infra/trino/trino.sh,
+infra/postgres/postgres.sh, infra/connect/connect.sh (each has -h).
 EOF
 }
 
@@ -122,6 +128,8 @@ S3_REGION=$(printf %q "$S3_REGION")
 FLINK_REST_URL=http://$LAKEHOUSE_BIND_HOST:$FLINK_REST_PORT
 FLINK_HOME=$(printf %q "$STATE_DIR/flink/home")
 TRINO_URL=http://$LAKEHOUSE_BIND_HOST:$TRINO_HTTP_PORT
+POSTGRES_PORT=$POSTGRES_PORT
+CONNECT_REST_PORT=$CONNECT_REST_PORT
 EOF
 }
 
@@ -136,10 +144,21 @@ lock() {
   fi
 }
 
-case ${1:-} in
+command=${1:-}
+(($#)) && shift
+for arg in "$@"; do
+  case $arg in
+  --with-cdc) LAKEHOUSE_WITH_CDC=1 ;;
+  *) usage >&2; exit 2 ;;
+  esac
+done
+if [[ ${LAKEHOUSE_WITH_CDC:-0} == 1 ]]; then
+  SERVICES+=("${CDC_SERVICES[@]}")
+fi
+case $command in
 install | up | down) lock ;;
 esac
-case ${1:-} in
+case $command in
 install) cmd_install ;;
 up) cmd_up ;;
 down) cmd_down ;;

@@ -1,7 +1,8 @@
 """Enrichment: validate order events, quarantine what breaks the contract, join orders to the
 customer and product versions valid at their event time.
 
-transform() only reads the registered sources (src_order_events, src_customers, src_products)
+transform() only reads the registered sources (src_order_events, src_customers, src_products;
+the change records are parsed by the stg_/dim_ views, see lakehouse/cdc.py)
 and returns the tables to write; jobs/orders_pipeline.py wires sources and sinks.
 """
 
@@ -10,6 +11,10 @@ from __future__ import annotations
 from lakehouse import contract, sql, tables
 
 VIEWS = (
+    "stg_customers",
+    "stg_products",
+    "dim_customers",
+    "dim_products",
     "stg_order_events",
     "stg_orders_placed",
     "int_orders_enriched",

@@ -15,7 +15,7 @@ if __package__ in (None, ""):  # run as a script by `flink run -py` or `python j
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from jobs import orders_anomalies, orders_enrich, orders_metrics  # noqa: E402
-from lakehouse import config, contract, rules, sql, tables  # noqa: E402
+from lakehouse import cdc, config, contract, rules, sql, tables  # noqa: E402
 from lakehouse.config import Settings  # noqa: E402
 
 # The metadata column that says when a record reached the source, per connector.
@@ -28,8 +28,8 @@ def source_options(settings: Settings) -> dict[str, dict[str, str]]:
         files = settings.input_dir
         return {
             "src_order_events": {"connector": "filesystem", "path": str(files / "order-events"), "format": "raw"},
-            "src_customers": {"connector": "filesystem", "path": str(files / "customers"), "format": "debezium-json"},
-            "src_products": {"connector": "filesystem", "path": str(files / "products"), "format": "debezium-json"},
+            "src_customers": {"connector": "filesystem", "path": str(files / "customers"), "format": "raw"},
+            "src_products": {"connector": "filesystem", "path": str(files / "products"), "format": "raw"},
         }
     common = {
         "connector": "kafka",
@@ -41,7 +41,8 @@ def source_options(settings: Settings) -> dict[str, dict[str, str]]:
     # join. Order events get no idle timeout: a partition paused by alignment (or starved by
     # fetching) would be declared idle, the watermark would jump ahead, and its events would
     # turn late when it resumes.
-    dimension = {**common, "format": "debezium-json", "scan.watermark.idle-timeout": "30 s"}
+    # Change records are read raw and parsed in SQL, so a bad one is quarantined (lakehouse/cdc.py).
+    dimension = {**common, "format": "raw", "scan.watermark.idle-timeout": "30 s"}
     prefix = settings.topic_prefix
     orders = {
         "topic": f"{prefix}order-events",
@@ -121,6 +122,7 @@ def register_sources(t_env, settings: Settings) -> None:
                 max_future_skew_hours=contract.MAX_FUTURE_SKEW_HOURS,
                 arrival_time_key=ARRIVAL_TIME_METADATA[options["connector"]],
                 watermark_delay_seconds=f"{contract.WATERMARK_DELAY_MS / 1000:.3f}",
+                cdc_envelope=cdc.envelope_expression(settings.cdc_envelope),
             )
         )
 

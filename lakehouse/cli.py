@@ -345,6 +345,9 @@ def build_parser() -> argparse.ArgumentParser:
     trino.add_commands(sub, common)
     batch_report.add_commands(sub, common)
     cli_data.add_commands(sub, common)  # quality, orders-current, training-set
+    from lakehouse import cdc_cli
+
+    cdc_cli.add_commands(sub, common)  # cdc register, status, write
     return parser
 
 

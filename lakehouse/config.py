@@ -40,6 +40,10 @@ class Settings:
     order_source_options: str = ""
     # The same for the two dimension (CDC) sources, customers and products.
     dimension_source_options: str = ""
+    # How the dimension topics' records are wrapped (lakehouse/cdc.py): "schema" for Kafka Connect's
+    # JsonConverter with schemas.enable=true ({schema, payload}), "plain" for schemas.enable=false,
+    # "auto" (default) takes either, record by record.
+    cdc_envelope: str = "auto"
     job_name: str = "orders-pipeline"
     rules_file: Path = field(
         default_factory=lambda: Path(__file__).resolve().parent.parent / "config" / "anomaly_rules.toml"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -36,10 +37,20 @@ def clean_environment() -> dict[str, str]:
     pyflink exports FLINK_HOME, FLINK_LIB_DIR, FLINK_OPT_DIR, ... pointing at its bundled
     distribution (no Kafka connector), PYFLINK_GATEWAY_PORT, and this project sets a JVM_ARGS
     heap for the mini-cluster: `flink run` and the infra scripts must not inherit any of them.
+    The stack's own settings (FLINK_REST_PORT, ... declared in infra/stack.env) are kept, so a
+    stack started on other ports is found on them.
     """
+    stack = _stack_variables()
     return {
-        k: v for k, v in os.environ.items() if not k.startswith(("PYFLINK_", "_PYFLINK", "FLINK_")) and k != "JVM_ARGS"
+        k: v
+        for k, v in os.environ.items()
+        if k in stack or (not k.startswith(("PYFLINK_", "_PYFLINK", "FLINK_")) and k != "JVM_ARGS")
     }
+
+
+def _stack_variables() -> set[str]:
+    path = Path(__file__).resolve().parent.parent / "infra" / "stack.env"
+    return set(re.findall(r'^: "\$\{(\w+):=', path.read_text(encoding="utf-8"), flags=re.MULTILINE))
 
 
 def run_command(settings: Settings, *, job: Path = PIPELINE, savepoint: str | None = None) -> list[str]:

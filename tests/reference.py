@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from lakehouse import contract, tables
 from lakehouse import rules as rules_mod
 from lakehouse.generator import Dataset
+from tests.reference_cdc import read_change
 
 LEVEL_MS = {"1m": 60_000, "5m": 300_000, "1h": 3_600_000}
 
@@ -48,16 +49,17 @@ class Model:
         *,
         currency_version: int | Callable[[dict], int] = 2,
         metrics_version: int = 2,
+        cdc_envelope: str = "auto",
     ) -> None:
         self.dataset = dataset
         self.rules = rules
         self.currency_version = currency_version if callable(currency_version) else (lambda _e: currency_version)
         self.metrics_version = metrics_version
-        self.versions = {
-            "customer_id": _versions(dataset.customers, "customer_id"),
-            "product_id": _versions(dataset.products, "product_id"),
-        }
         self.tables: dict[str, dict[tuple, dict]] = {spec.name: {} for spec in tables.ALL}
+        self.versions = {
+            "customer_id": self._versions(dataset.customers, "customers", cdc_envelope),
+            "product_id": self._versions(dataset.products, "products", cdc_envelope),
+        }
         self._events()
         for level in LEVEL_MS:
             self._metrics(level)
@@ -108,7 +110,7 @@ class Model:
                     },
                 )
             elif event["event_type"] == "ORDER_PLACED":
-                self._enrich(event)
+                self._enrich(event, record.value)
 
     def _log_event(self, event: dict, record, *, late: bool) -> None:
         self._put(
@@ -133,10 +135,22 @@ class Model:
             },
         )
 
-    def _enrich(self, event: dict) -> None:
+    def _enrich(self, event: dict, payload: str) -> None:
         customer = self._version("customer_id", event["customer_id"], event["ts_ms"])
         product = self._version("product_id", event["product_id"], event["ts_ms"])
-        assert customer and product, f"generator produced an order without dimensions: {event}"
+        if customer is None or product is None:
+            # A deleted (or never created) customer or product: enrichment quarantines the order.
+            self._put(
+                tables.QUARANTINE,
+                {
+                    "record_id": hashlib.md5(payload.encode()).hexdigest(),
+                    "source_stream": "order-events",
+                    "reason": contract.REASON_UNKNOWN_CUSTOMER if customer is None else contract.REASON_UNKNOWN_PRODUCT,
+                    "payload": payload,
+                    "event_time": ts(event["ts_ms"]),
+                },
+            )
+            return
         self._put(
             tables.ORDERS_ENRICHED,
             {
@@ -160,9 +174,37 @@ class Model:
         )
 
     def _version(self, key: str, value: str, at_ms: int) -> dict | None:
+        """The version valid at ``at_ms``, or None when there is none or it is a delete."""
         times, rows = self.versions[key].get(value, ([], []))
         i = bisect_right(times, at_ms)
-        return rows[i - 1] if i else None
+        return rows[i - 1] if i and not rows[i - 1]["is_deleted"] else None
+
+    def _versions(self, records, stream: str, envelope: str) -> dict[str, tuple[list[int], list[dict]]]:
+        """Per key, the version times and rows of a change stream (a delete is a version too); change
+        records the job cannot use go to the quarantine."""
+        history: dict[str, dict[int, dict]] = defaultdict(dict)
+        key = "customer_id" if stream == "customers" else "product_id"
+        for record in records:
+            kind, result = read_change(record.value, stream, arrival_ms=record.arrival_ms, envelope=envelope)
+            if kind == "reject":
+                self._put(
+                    tables.QUARANTINE,
+                    {
+                        "record_id": hashlib.md5(record.value.encode()).hexdigest(),
+                        "source_stream": stream,
+                        "reason": result,
+                        "payload": record.value,
+                        "event_time": None,
+                    },
+                )
+            elif kind == "change":
+                # Arrival order decides between two changes of one key at the same time (the LSN order).
+                history[result[key]][result["updated_at"]] = result
+        out = {}
+        for value, by_time in history.items():
+            times = sorted(by_time)
+            out[value] = (times, [by_time[t] for t in times])
+        return out
 
     # --- gold -----------------------------------------------------------------------------
     def _metrics(self, level: str) -> None:
@@ -235,21 +277,6 @@ class Model:
                 "threshold": float(threshold),
             },
         )
-
-
-def _versions(records, key: str) -> dict[str, tuple[list[int], list[dict]]]:
-    """Per key, the version times and rows of a Debezium stream (deletes end a key's history)."""
-    history: dict[str, list[dict]] = defaultdict(list)
-    for record in records:
-        envelope = json.loads(record.value)
-        if envelope["op"] == "d":
-            continue
-        history[envelope["after"][key]].append(envelope["after"])
-    out = {}
-    for value, rows in history.items():
-        rows.sort(key=lambda r: r["updated_at"])
-        out[value] = ([r["updated_at"] for r in rows], rows)
-    return out
 
 
 def _loads(text: str) -> dict:

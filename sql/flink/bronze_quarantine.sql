@@ -1,5 +1,7 @@
 -- Bronze: records that broke the contract (from staging) or referenced a customer or product
--- that did not exist at their event time (from the temporal join), with the raw payload.
+-- that did not exist at their event time (from the temporal join), and customers / products change
+-- records the job cannot use (stg_customers, stg_products: rules in lakehouse/cdc.py), with the raw
+-- payload. A change record's event_time is left null: its time is what may be broken.
 -- Grain: one row per rejected record. Key: record_id (md5 of the payload).
 select
     record_id,
@@ -23,3 +25,21 @@ select
 from int_orders_enriched
 where matched_customer_id is null
    or matched_product_id is null
+union all
+select
+    record_id,
+    'customers' as source_stream,
+    reason,
+    payload,
+    cast(null as timestamp(3)) as event_time
+from stg_customers
+where reason is not null
+union all
+select
+    record_id,
+    'products' as source_stream,
+    reason,
+    payload,
+    cast(null as timestamp(3)) as event_time
+from stg_products
+where reason is not null

@@ -1,0 +1,12 @@
+from lakehouse import flink_cluster
+
+
+def test_pyflinks_variables_go_but_the_stacks_ports_stay(monkeypatch):
+    monkeypatch.setenv("FLINK_HOME", "/somewhere/pyflink")
+    monkeypatch.setenv("PYFLINK_GATEWAY_PORT", "1234")
+    monkeypatch.setenv("JVM_ARGS", "-Xmx1g")
+    monkeypatch.setenv("FLINK_REST_PORT", "8181")
+    monkeypatch.setenv("FLINK_TM_RPC_PORTS", "6230-6249")
+    env = flink_cluster.clean_environment()
+    assert "FLINK_HOME" not in env and "PYFLINK_GATEWAY_PORT" not in env and "JVM_ARGS" not in env
+    assert env["FLINK_REST_PORT"] == "8181" and env["FLINK_TM_RPC_PORTS"] == "6230-6249"
