@@ -266,6 +266,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("generate", parents=[common, gen], help="write the generated event streams as JSON-lines files")
     p.set_defaults(func=cmd_generate)
+    p = sub.add_parser(
+        "serve", parents=[common], help="the dashboard, WebSocket push and REST API over the job's speed topics"
+    )
+    from lakehouse.serve import main as serve_main
+
+    serve_main.add_arguments(p)
+    p.set_defaults(func=serve_main.run)
     p = sub.add_parser("commit", parents=[common], help="commit Flink's finished staging files into the Delta tables")
     p.add_argument("--follow", action="store_true", help="keep committing every --interval seconds")
     p.add_argument("--interval", type=float, default=5.0, help="seconds between passes with --follow (default 5)")
