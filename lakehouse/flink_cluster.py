@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -38,8 +39,16 @@ def clean_environment() -> dict[str, str]:
     heap for the mini-cluster: `flink run` and the infra scripts must not inherit any of them.
     """
     return {
-        k: v for k, v in os.environ.items() if not k.startswith(("PYFLINK_", "_PYFLINK", "FLINK_")) and k != "JVM_ARGS"
+        k: v
+        for k, v in os.environ.items()
+        if k in _INFRA_VARIABLES or (not k.startswith(("PYFLINK_", "_PYFLINK", "FLINK_")) and k != "JVM_ARGS")
     }
+
+
+# The infra's own settings (infra/stack.env: FLINK_REST_PORT, FLINK_JM_RPC_PORT, ...) are kept: an
+# operator or a second stack on this machine shifts them on purpose, and dropping them would make
+# infra/stack.sh manage the cluster on the default ports instead.
+_INFRA_VARIABLES = frozenset(re.findall(r"\$\{(\w+):=", (REPO / "infra" / "stack.env").read_text(encoding="utf-8")))
 
 
 def run_command(settings: Settings, *, job: Path = PIPELINE, savepoint: str | None = None) -> list[str]:

@@ -144,3 +144,15 @@ def test_serve_settings_take_the_infra_ports_and_password_from_the_environment(m
     assert "s3cret" not in repr(serve)
     with pytest.raises(ValueError, match="SERVE_STORE"):
         load_serve(store="disk")
+
+
+def test_a_clean_environment_keeps_the_infra_ports_and_drops_pyflinks_variables(monkeypatch):
+    from lakehouse import flink_cluster
+
+    monkeypatch.setenv("FLINK_REST_PORT", "8281")
+    monkeypatch.setenv("FLINK_TM_RPC_PORTS", "6330-6349")
+    monkeypatch.setenv("FLINK_HOME", "/somewhere/pyflink")
+    monkeypatch.setenv("JVM_ARGS", "-Xmx1g")
+    env = flink_cluster.clean_environment()
+    assert (env["FLINK_REST_PORT"], env["FLINK_TM_RPC_PORTS"]) == ("8281", "6330-6349")
+    assert "FLINK_HOME" not in env and "JVM_ARGS" not in env
