@@ -69,11 +69,11 @@ def add_to(t_env, statements, outputs: dict[str, object], settings: Settings) ->
         statements.add_insert(topic.sink_name, outputs[topic.spec.name])
 
 
-def ensure_topics(settings: Settings, *, partitions: int = 1) -> list[str]:
+def ensure_topics(settings: Settings, *, partitions: int = 1, logger=None) -> list[str]:
     """Create the speed topics if absent (one partition: a few hundred rows a minute); return new ones."""
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap}, **({"logger": logger} if logger else {}))
     existing = set(admin.list_topics(timeout=15).topics)
     missing = [
         NewTopic(t.topic(settings), num_partitions=partitions, replication_factor=1)

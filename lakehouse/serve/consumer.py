@@ -19,6 +19,10 @@ from lakehouse.serve import rows as R
 from lakehouse.serve.store import Store
 
 log = logging.getLogger("lakehouse.serve")
+# librdkafka logs every failed connection attempt (several a second while Kafka is down); the
+# retry loop below reports the state once per attempt instead.
+_KAFKA_LOG = logging.getLogger("lakehouse.serve.kafka")
+_KAFKA_LOG.setLevel(logging.CRITICAL)
 
 
 class SpeedConsumer:
@@ -46,7 +50,7 @@ class SpeedConsumer:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self, timeout: float = 10) -> None:
+    def stop(self, timeout: float = 3) -> None:
         self._stop.set()
         self._thread.join(timeout)
 
@@ -62,7 +66,7 @@ class SpeedConsumer:
     def _consumer(self):
         from confluent_kafka import Consumer, TopicPartition
 
-        orders_speed.ensure_topics(self._settings)
+        orders_speed.ensure_topics(self._settings, logger=_KAFKA_LOG)
         consumer = Consumer(
             {
                 "bootstrap.servers": self._settings.kafka_bootstrap,
@@ -71,7 +75,8 @@ class SpeedConsumer:
                 "auto.offset.reset": "earliest",
                 "fetch.wait.max.ms": 50,
                 "enable.partition.eof": True,
-            }
+            },
+            logger=_KAFKA_LOG,
         )
         since = int(time.time() * 1000) - self._rebuild_ms
         wanted = []

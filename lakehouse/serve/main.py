@@ -27,5 +27,5 @@ def run(args: argparse.Namespace) -> int:
     app = create_app(settings, serve)
     print(f"dashboard on http://{serve.host}:{serve.port}/ (API docs: /docs), store {serve.store}", flush=True)
     # uvicorn pings every WebSocket (20 s): a vanished browser is noticed; the hub never waits for one.
-    uvicorn.run(app, host=serve.host, port=serve.port, log_level="warning", ws="websockets", ws_max_queue=8)
+    uvicorn.run(app, host=serve.host, port=serve.port, log_level="warning", ws="websockets-sansio")
     return 0
