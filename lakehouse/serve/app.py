@@ -28,6 +28,7 @@ from lakehouse.config import Settings
 from lakehouse.serve import history
 from lakehouse.serve import rows as R
 from lakehouse.serve.consumer import SpeedConsumer
+from lakehouse.serve.gold_feed import GoldFeed
 from lakehouse.serve.hub import Hub
 from lakehouse.serve.settings import ServeSettings
 from lakehouse.serve.store import Store, open_store
@@ -49,11 +50,12 @@ def create_app(
         state["store"] = store or open_store(serve)
         loop = asyncio.get_running_loop()
         if consume:
-            consumer = SpeedConsumer(
+            feed = SpeedConsumer if serve.source == "topics" else GoldFeed
+            consumer = feed(
                 settings,
                 state["store"],
                 lambda message: loop.call_soon_threadsafe(hub.publish, message),
-                rebuild_hours=serve.rebuild_hours,
+                **({"rebuild_hours": serve.rebuild_hours} if serve.source == "topics" else {}),
             )
             consumer.start()
             state["consumer"] = consumer
@@ -80,11 +82,13 @@ def create_app(
 
     @app.get("/api/health", summary="Store, consumer and WebSocket client state")
     def health() -> dict:
-        consumer: SpeedConsumer | None = state.get("consumer")
+        consumer: SpeedConsumer | GoldFeed | None = state.get("consumer")
         return {
             "store": the_store().kind,
             "store_ok": the_store().ping(),
-            "topics": [consumer.metrics_topic, consumer.anomalies_topic] if consumer else [],
+            "source": serve.source,
+            "topics": [consumer.metrics_topic, consumer.anomalies_topic] if isinstance(consumer, SpeedConsumer) else [],
+            "tables": consumer.sources if isinstance(consumer, GoldFeed) else [],
             "caught_up": consumer.caught_up.is_set() if consumer else None,
             "consumed": consumer.consumed if consumer else 0,
             "bad_messages": consumer.bad_messages if consumer else 0,

@@ -11,6 +11,7 @@ _ENV = {
     "host": "LAKEHOUSE_BIND_HOST",
     "port": "SERVE_PORT",
     "store": "SERVE_STORE",
+    "source": "SERVE_SOURCE",
     "redis_host": "REDIS_HOST",
     "redis_port": "REDIS_PORT",
     "redis_password": "REDIS_PASSWORD",
@@ -26,6 +27,9 @@ class ServeSettings:
     host: str = "127.0.0.1"
     port: int = 8000
     store: str = "redis"  # "redis" or "memory" (in-process: no Redis needed, nothing survives a restart)
+    # "topics": the job's speed topics (fresh as each window fires); "gold": the gold Delta tables
+    # (fresh as each commit; no Kafka needed: the embedded default's live view).
+    source: str = "topics"
     redis_host: str = "127.0.0.1"
     redis_port: int = 6379
     redis_password: str = field(default="", repr=False)
@@ -54,4 +58,6 @@ def load(**overrides) -> ServeSettings:
     settings = replace(base, **values)
     if settings.store not in ("redis", "memory"):
         raise ValueError(f"SERVE_STORE must be redis or memory, not {settings.store!r}")
+    if settings.source not in ("topics", "gold"):
+        raise ValueError(f"SERVE_SOURCE must be topics or gold, not {settings.source!r}")
     return settings

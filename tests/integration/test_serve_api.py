@@ -110,7 +110,7 @@ def served(local_stack, redis_server, tmp_path_factory):  # noqa: F811
     }
     with serve_process(env, port=free_port(), log_path=ARTIFACTS / f"serve-api-{run}.log") as base:
         wait_for(lambda: get(base + "/api/health")[1]["caught_up"], timeout=60, what="the consumer to catch up")
-        yield {"base": base, "settings": settings, "env": env, "run": run}
+        yield {"base": base, "settings": settings, "env": env, "run": run, "table_root": str(table_root)}
 
 
 def test_health_names_the_store_and_the_topics(served):
@@ -256,3 +256,32 @@ def test_a_restarted_server_rebuilds_the_same_answers_from_the_topics(served):
         wait_for(lambda: get(base + "/api/health")[1]["caught_up"], timeout=60, what="the rebuild")
         after = {path: get(base + path)[1] for path in before}
     assert after == before
+
+
+def test_the_gold_feed_serves_without_kafka_or_redis_and_pushes_each_new_version(served):
+    """`--source gold --store memory` (the embedded default's live view): gold's answers, then live commits."""
+    from websockets.sync.client import connect
+
+    env = {**served["env"], "SERVE_SOURCE": "gold", "SERVE_STORE": "memory"}
+    with serve_process(env, port=free_port(), log_path=ARTIFACTS / f"serve-api-{served['run']}-gold.log") as base:
+        health = wait_for(lambda: (h := get(base + "/api/health")[1])["caught_up"] and h, timeout=30, what="gold")
+        assert health["tables"] == ["gold.order_metrics_1m", "gold.anomalies"] and health["topics"] == []
+        latest = get(base + "/api/metrics/latest")[1]["metrics"]
+        assert {(m["region"], m["category"]): m["revenue_eur"] for m in latest} == {
+            (r["region"], r["category"]): r["revenue_eur"]
+            for r in METRICS
+            if r["window_start"] == T0 + timedelta(minutes=9)
+        }
+        with connect(base.replace("http", "ws") + "/ws", open_timeout=10) as ws:
+            assert json.loads(ws.recv(timeout=10))["type"] == "snapshot"
+            new = _metric(12, "NA-EAST", "books")
+            write_deltalake(
+                f"{served['table_root']}/{tables.METRICS_1M.path}",
+                pa.Table.from_pylist([new], schema=tables.METRICS_1M.arrow_schema()),
+                mode="append",
+            )
+            update = json.loads(ws.recv(timeout=15))
+        assert update["type"] == "metrics"
+        assert [(r["window_start"], r["region"], r["revenue_eur"]) for r in update["rows"]] == [
+            (_iso(new["window_start"]), "NA-EAST", new["revenue_eur"])
+        ]

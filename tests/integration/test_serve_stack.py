@@ -177,6 +177,7 @@ def test_the_latest_api_answers_the_newest_gold_window_of_every_region_and_categ
     wait_for(lambda: answer() == expected, timeout=30, what="the API to answer gold's newest windows")
 
 
+@pytest.mark.browser
 def test_the_dashboard_shows_gold_per_region_and_the_anomalies_as_they_arrived(speed_run):
     settings, browser = speed_run["settings"], speed_run["browser"]
     gold = _gold(settings, tables.METRICS_1M)

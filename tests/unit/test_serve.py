@@ -156,3 +156,37 @@ def test_a_clean_environment_keeps_the_infra_ports_and_drops_pyflinks_variables(
     env = flink_cluster.clean_environment()
     assert (env["FLINK_REST_PORT"], env["FLINK_TM_RPC_PORTS"]) == ("8281", "6330-6349")
     assert "FLINK_HOME" not in env and "JVM_ARGS" not in env
+
+
+def test_the_gold_feed_upserts_each_new_delta_version_and_pushes_only_what_changed(tmp_path):
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    from lakehouse import tables
+    from lakehouse.serve.gold_feed import GoldFeed
+
+    settings = config.load("embedded", table_root=str(tmp_path))
+    uri = f"{tmp_path}/{tables.METRICS_1M.path}"
+    schema = tables.METRICS_1M.arrow_schema()
+
+    def append(*records):
+        rows = [
+            {**r, "window_start": R.to_utc(r["window_start"]), "window_end": R.to_utc(r["window_end"])} for r in records
+        ]
+        write_deltalake(uri, pa.Table.from_pylist(rows, schema=schema), mode="append")
+
+    store, pushed = MemoryStore(), []
+    feed = GoldFeed(settings, store, pushed.append)
+    feed.poll()
+    assert pushed == [] and feed.caught_up.is_set(), "no table yet: nothing to read, not an error"
+    append(_metric(1), _metric(2))
+    feed.poll()
+    feed.poll()  # same version: not read again
+    assert [len(m["rows"]) for m in pushed] == [2]
+    append(_metric(3, region="APAC"))
+    feed.poll()
+    assert [r["window_start"] for r in pushed[-1]["rows"]] == ["2024-03-01T10:03:00.000Z"], "only the new row"
+    assert {(r["region"], r["window_start"]) for r in store.latest()} == {
+        ("EU-WEST", "2024-03-01T10:02:00.000Z"),
+        ("APAC", "2024-03-01T10:03:00.000Z"),
+    }

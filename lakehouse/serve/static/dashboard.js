@@ -43,7 +43,7 @@ function addAnomalies(rows, fresh) {
     anomalyIds.add(id);
     const li = document.createElement("li");
     li.dataset.id = id;
-    li.textContent = `${hhmm(a.window_ms)}  ${a.region} / ${a.category}: ${a.rule_id} (${a.metric} ${Number(a.observed).toFixed(2)} vs threshold ${Number(a.threshold).toFixed(2)})`;
+    li.textContent = `${hhmm(a.window_ms)} [${a.level}]  ${a.region} / ${a.category}: ${a.rule_id} (${a.metric} ${Number(a.observed).toFixed(2)} vs threshold ${Number(a.threshold).toFixed(2)})`;
     if (fresh) li.classList.add("new");
     list.prepend(li);
   }
