@@ -275,7 +275,10 @@ async def _e2e(url: str, settings, dataset, arrivals: dict[tuple, float]) -> Non
     stop = asyncio.Event()
     watcher = asyncio.create_task(_watch(url, arrivals, stop))
     kafka = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 5})
+    end_ms = dataset.config.start_ms + dataset.config.minutes * 60_000
     for record in producer.in_arrival_order(dataset):
+        if record.arrival_ms >= end_ms:  # an order's later lifecycle events (shipping, delivery) come hours later
+            break
         wait = record.arrival_ms / 1000 - time.time()
         if wait > 0:
             kafka.poll(0)

@@ -105,7 +105,10 @@ def speed_run(local_stack, redis_server, browser):  # noqa: F811
                 counts = {spec.name: len(_gold(settings, spec)) for spec in SPEED_TABLES}
                 if counts == expected:
                     break
-                assert flink_cluster.job_state(settings, job_id) == "RUNNING"
+                # RESTARTING is tolerated: on a shared cluster the slots of a job cancelled just
+                # before can take a few seconds to come back.
+                state = flink_cluster.job_state(settings, job_id)
+                assert state not in ("FAILED", "CANCELED", "FINISHED"), f"job {job_id} is {state}"
                 time.sleep(3)
         finally:
             flink_cluster.cancel(settings, job_id)
