@@ -38,12 +38,20 @@ def _start_live_view(settings: config.Settings):
 
 
 def _keep_live_view(viewer) -> None:
+    import signal
+
     print("\nThe live view keeps serving; Ctrl-C stops it.", flush=True)
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: viewer.terminate())
     try:
-        viewer.wait()
-    except KeyboardInterrupt:
-        viewer.terminate()
-        viewer.wait(10)
+        # Polled, not wait(): with the JVM gateway's and deltalake's threads in this process, a
+        # signal may land on another thread and would not wake a blocking wait.
+        while viewer.poll() is None:
+            time.sleep(0.5)
+    finally:
+        if viewer.poll() is None:
+            viewer.terminate()
+            viewer.wait(15)
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
