@@ -94,6 +94,8 @@ def create_app(
             "bad_messages": consumer.bad_messages if consumer else 0,
             "consumer_error": consumer.last_error if consumer else None,
             "clients": hub.client_count,
+            "published": hub.published,
+            "backlog": hub.backlog(),
             "dropped_clients": hub.dropped_clients,
             "newest_window_end": the_store().newest_window_end(),
         }

@@ -13,11 +13,12 @@ import time
 
 
 class _Client:
-    __slots__ = ("queue", "dropped")
+    __slots__ = ("queue", "dropped", "sender")
 
     def __init__(self, size: int) -> None:
-        self.queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=size)
+        self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=size)
         self.dropped = False
+        self.sender: asyncio.Task | None = None
 
 
 class Hub:
@@ -30,6 +31,10 @@ class Hub:
     @property
     def client_count(self) -> int:
         return len(self._clients)
+
+    def backlog(self) -> int:
+        """Messages waiting for the slowest client."""
+        return max((c.queue.qsize() for c in self._clients), default=0)
 
     def publish(self, message: dict) -> None:
         """Queue ``message`` for every client; call on the event loop's thread."""
@@ -46,9 +51,10 @@ class Hub:
         self._clients.discard(client)
         client.dropped = True
         self.dropped_clients += 1
-        while not client.queue.empty():  # make room for the stop marker
+        while not client.queue.empty():  # its backlog is dropped with it
             client.queue.get_nowait()
-        client.queue.put_nowait(None)
+        if client.sender is not None:  # it may be stuck in a send to a full socket: stop it there
+            client.sender.cancel()
 
     async def serve(self, websocket, snapshot: dict) -> None:
         """Send ``snapshot`` and then every published message until the client leaves or lags."""
@@ -56,13 +62,17 @@ class Hub:
         self._clients.add(client)  # before the snapshot: nothing published meanwhile is lost
         try:
             await websocket.send_text(json.dumps(snapshot, separators=(",", ":")))
-            sender = asyncio.create_task(self._send(websocket, client))
+            if client.dropped:  # it fell behind while its snapshot was on the way
+                await asyncio.wait_for(websocket.close(code=1013, reason="too slow: reconnect"), timeout=10)
+                return
+            client.sender = asyncio.create_task(self._send(websocket, client))
             receiver = asyncio.create_task(_drain(websocket))
-            done, pending = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+            _done, pending = await asyncio.wait({client.sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
             for task in pending:
                 task.cancel()
             if client.dropped:
-                await websocket.close(code=1013, reason="too slow: reconnect")
+                # Bounded: the close frame waits behind whatever the client has not read yet.
+                await asyncio.wait_for(websocket.close(code=1013, reason="too slow: reconnect"), timeout=10)
         except Exception:  # noqa: BLE001 - a broken connection ends this client only
             pass
         finally:
@@ -71,10 +81,7 @@ class Hub:
     @staticmethod
     async def _send(websocket, client: _Client) -> None:
         while True:
-            text = await client.queue.get()
-            if text is None:
-                return
-            await websocket.send_text(text)
+            await websocket.send_text(await client.queue.get())
 
 
 async def _drain(websocket) -> None:

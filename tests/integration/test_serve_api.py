@@ -4,7 +4,10 @@ timestamps); every answer is checked against those input rows, computed here ind
 
 from __future__ import annotations
 
+import base64
 import json
+import os
+import socket
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -285,3 +288,43 @@ def test_the_gold_feed_serves_without_kafka_or_redis_and_pushes_each_new_version
         assert [(r["window_start"], r["region"], r["revenue_eur"]) for r in update["rows"]] == [
             (_iso(new["window_start"]), "NA-EAST", new["revenue_eur"])
         ]
+
+
+def test_a_client_that_stops_reading_is_dropped_and_never_holds_back_the_others(served):
+    """A stalled page (it reads nothing: its socket fills) is disconnected; a live one gets everything."""
+    from websockets.sync.client import connect
+
+    env = {**served["env"], "SERVE_STORE": "memory", "SERVE_CLIENT_QUEUE": "4", "SERVE_REBUILD_HOURS": "0.001"}
+    with serve_process(env, port=free_port(), log_path=ARTIFACTS / f"serve-api-{served['run']}-slow.log") as base:
+        port = int(base.rsplit(":", 1)[1])
+        # A raw WebSocket handshake, then nothing is ever read (a client library would keep reading).
+        stalled = socket.create_connection(("127.0.0.1", port))
+        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        key = base64.b64encode(os.urandom(16)).decode()
+        stalled.sendall(
+            f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
+        assert stalled.recv(4096).startswith(b"HTTP/1.1 101")
+        with connect(base.replace("http", "ws") + "/ws", open_timeout=10) as live:
+            live.recv(timeout=10)  # the snapshot
+            batches = 40  # about 13 MB of pushes: more than the stalled socket's buffers hold
+            rows = [_metric(100 + i, r, f"c{c:03d}") for i in range(batches) for r in REGIONS for c in range(330)]
+            _produce(served["settings"], orders_speed.METRICS_1M, rows, orders_speed.METRICS_1M.key)
+            seen = 0
+            while seen < len(rows):
+                message = json.loads(live.recv(timeout=20))
+                seen += sum(1 for row in message["rows"] if row["category"].startswith("c"))  # this test's rows
+            assert seen == len(rows), "the live client got every row"
+            health = wait_for(
+                lambda: (h := get(base + "/api/health")[1])["dropped_clients"] and h, timeout=20, what="a drop"
+            )
+            assert health["dropped_clients"] == 1 and health["clients"] == 1
+        # What the stalled socket finally reads ends with a close frame: code 1013, "too slow: reconnect".
+        stalled.settimeout(30)
+        received = b""
+        while b"\x03\xf5too slow" not in received[-4096:]:
+            chunk = stalled.recv(1 << 20)
+            assert chunk, "connection ended without the close frame"
+            received += chunk
+        stalled.close()
