@@ -11,8 +11,14 @@ run: ## run the pipeline on the embedded mini-cluster (no services) and print a 
 test: ## run every test: unit, embedded pipeline, then the local stack (Kafka, S3, Flink cluster)
 	@$(ENV) python -m pytest
 
-unit: ## run the fast unit tests only
+unit: ## run the fast unit tests only (no services, no mini-cluster)
 	@$(ENV) python -m pytest -m "not integration"
+
+test-minicluster: ## run the integration tests on the embedded Flink mini-cluster (no services)
+	@$(ENV) python -m pytest -m minicluster
+
+test-stack: ## run the integration tests on the local stack (Kafka, S3, Flink cluster, Trino)
+	@$(ENV) python -m pytest -m stack
 
 stack-up: ## start the local stack: Kafka, SeaweedFS S3, Flink session cluster (127.0.0.1)
 	@$(ENV) infra/stack.sh up
@@ -44,4 +50,4 @@ bench-short: ## the benchmark's short mode: smaller inputs, parallelism 2 only
 lint: ## ruff lint and format check
 	@$(ENV) ruff check . && $(ENV) ruff format --check .
 
-.PHONY: help run test unit bench bench-queries bench-short lint stack-up stack-status stack-down trino-up trino-down reports
+.PHONY: help run test unit test-minicluster test-stack bench bench-queries bench-short lint stack-up stack-status stack-down trino-up trino-down reports

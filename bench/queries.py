@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import write_deltalake
 
-from lakehouse import batch_report, committer, flink_cluster, generator, tables
+from lakehouse import batch_report, flink_cluster, generator, storage, tables
 from lakehouse import trino as lakehouse_trino
 from lakehouse.config import Settings
 
@@ -111,7 +111,7 @@ def write_synthetic_silver(settings: Settings, rows: int, *, already: int = 0, l
     """Grow each silver table from ``already`` to ``rows`` rows (gold.anomalies stays empty);
     return the seconds taken."""
     started = time.monotonic()
-    committer.ensure_tables(settings, (tables.ORDERS_ENRICHED, tables.ORDER_EVENTS, tables.ANOMALIES))
+    storage.ensure_tables(settings, (tables.ORDERS_ENRICHED, tables.ORDER_EVENTS, tables.ANOMALIES))
     options = settings.storage_options()
     for start in range(already, rows, CHUNK):
         n = min(CHUNK, rows - start)
@@ -120,7 +120,7 @@ def write_synthetic_silver(settings: Settings, rows: int, *, already: int = 0, l
             (tables.ORDERS_ENRICHED, _enriched_chunk(rng, start, n)),
             (tables.ORDER_EVENTS, _events_chunk(rng, start, n)),
         ):
-            write_deltalake(committer.table_uri(settings, spec), chunk, mode="append", storage_options=options)
+            write_deltalake(storage.table_uri(settings, spec), chunk, mode="append", storage_options=options)
     seconds = time.monotonic() - started
     log(f"synthetic silver: {already:,} -> {rows:,} rows per table in {seconds:.1f}s")
     return seconds
@@ -172,7 +172,7 @@ def _polars(settings: Settings, report: str) -> pl.DataFrame:
     options = settings.storage_options() or None
 
     def scan(spec: tables.TableSpec) -> pl.LazyFrame:
-        return pl.scan_delta(committer.table_uri(settings, spec), storage_options=options)
+        return pl.scan_delta(storage.table_uri(settings, spec), storage_options=options)
 
     if report == "rpt_top_categories":
         return polars_top_categories(scan(tables.ORDERS_ENRICHED))

@@ -29,7 +29,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import machine, queries, report, stack
+from bench import commits, machine, queries, report, stack
 from bench.memory import Sampler
 from lakehouse import config, flink_cluster, generator
 
@@ -49,6 +49,10 @@ MODES = {
         "freshness": {"rate": 1000.0, "seconds": 45.0},  # 2,000/s ran behind: the pipeline sustains ~3k
         "query_rows": (1_000_000, 10_000_000),
         "query_repeats": {1_000_000: 2, 10_000_000: 1},  # 10M: one (cold) run, or the phase passes 15 min
+        # The sink's commits on an empty table and on the queries' largest table: a 2 s checkpoint
+        # at 1,000 events/s commits about 2,000 rows.
+        "commits": {"commits": 20, "rows_per_commit": 2_000},
+        "commit_table_rows": 10_000_000,
     },
     "short": {
         "embedded_minutes": 10,  # about 39,000 events
@@ -57,6 +61,8 @@ MODES = {
         "freshness": {"rate": 1000.0, "seconds": 20.0},
         "query_rows": (1_000_000,),
         "query_repeats": {1_000_000: 2},
+        "commits": {"commits": 10, "rows_per_commit": 2_000},
+        "commit_table_rows": 1_000_000,
     },
 }
 
@@ -133,7 +139,7 @@ def parse_variant(text: str) -> dict[str, float | str]:
     "order_source_options=scan.watermark.alignment.group=;properties.max.partition.fetch.bytes=".
     ``dimension_source_options`` does the same for the customers and products sources.
     """
-    numbers = {"checkpoint_interval_ms", "commit_interval"}
+    numbers = {"checkpoint_interval_ms"}
     words = {"state_backend", "order_source_options", "dimension_source_options"}
     values: dict[str, float | str] = {}
     for item in text.split(","):
@@ -153,7 +159,6 @@ def _variant_runs(text: str, mode: dict, args: argparse.Namespace, sampler: Samp
     The baseline of the comparison is the main run's p2 pipeline run and freshness run."""
     values = parse_variant(text)
     checkpoint_ms = int(values.get("checkpoint_interval_ms", args.checkpoint_interval_ms))
-    commit_interval = values.get("commit_interval", args.commit_interval)
     state_backend = str(values.get("state_backend", ""))
     out: dict = {"variant": text}
     # The job reads its source options from the environment `flink run` passes on.
@@ -161,7 +166,7 @@ def _variant_runs(text: str, mode: dict, args: argparse.Namespace, sampler: Samp
         _environment("LAKEHOUSE_ORDER_SOURCE_OPTIONS", str(values.get("order_source_options", ""))),
         _environment("LAKEHOUSE_DIMENSION_SOURCE_OPTIONS", str(values.get("dimension_source_options", ""))),
     ):
-        _variant_measure(out, mode, args, sampler, results, checkpoint_ms, commit_interval, state_backend)
+        _variant_measure(out, mode, args, sampler, results, checkpoint_ms, state_backend)
     return out
 
 
@@ -178,14 +183,13 @@ def _environment(name: str, value: str):
             os.environ[name] = before
 
 
-def _variant_measure(out, mode, args, sampler, results, checkpoint_ms, commit_interval, state_backend) -> None:
+def _variant_measure(out, mode, args, sampler, results, checkpoint_ms, state_backend) -> None:
     if results.get("input"):
         data = stack.Input(**results["input"])
         out["throughput"] = stack.throughput_run(
             data,
             parallelism=2,
-            sink_mode="staging",
-            commit_interval=commit_interval,
+            sink_mode="delta",
             checkpoint_interval_ms=checkpoint_ms,
             sampler=sampler,
             log=_log,
@@ -195,7 +199,6 @@ def _variant_measure(out, mode, args, sampler, results, checkpoint_ms, commit_in
         out["freshness"] = stack.freshness_run(
             **mode["freshness"],
             parallelism=2,
-            commit_interval=commit_interval,
             checkpoint_interval_ms=checkpoint_ms,
             poll_every=0.5,
             sampler=sampler,
@@ -226,7 +229,6 @@ def stack_phase(mode: dict, args: argparse.Namespace, sampler: Sampler, results:
                             data,
                             parallelism=parallelism,
                             sink_mode=sink,
-                            commit_interval=args.commit_interval,
                             checkpoint_interval_ms=args.checkpoint_interval_ms,
                             sampler=sampler,
                             log=_log,
@@ -236,7 +238,6 @@ def stack_phase(mode: dict, args: argparse.Namespace, sampler: Sampler, results:
             results["freshness"] = stack.freshness_run(
                 **mode["freshness"],
                 parallelism=2,
-                commit_interval=args.commit_interval,
                 checkpoint_interval_ms=args.checkpoint_interval_ms,
                 poll_every=0.5,
                 sampler=sampler,
@@ -268,10 +269,26 @@ def stack_phase(mode: dict, args: argparse.Namespace, sampler: Sampler, results:
             finally:
                 if not was_running:
                     queries.stop_trino()
+        if "commits" in args.phases:
+            results["commits"] = commits_phase(mode, results)
     finally:
         started = time.monotonic()
         _stack("down", timeout=300)
         _log(f"stack down in {time.monotonic() - started:.1f}s")
+
+
+def commits_phase(mode: dict, results: dict) -> dict:
+    """The sink's commit on an empty table and on one of ``commit_table_rows`` rows (written here)."""
+    token = secrets.token_hex(3)
+    empty = stack.run_settings(prefix="", name=f"bench-commits-empty-{token}")
+    large = stack.run_settings(prefix="", name=f"bench-commits-large-{token}")
+    rows = mode["commit_table_rows"]
+    results["durations"][f"commit_table_{rows}_s"] = round(queries.write_synthetic_silver(large, rows, log=_log), 1)
+    return {
+        "empty": commits.commit_times(empty, **mode["commits"], log=_log),
+        "large": commits.commit_times(large, **mode["commits"], log=_log),
+        "large_rows": rows,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -279,22 +296,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--short", action="store_true", help="the short mode: smaller inputs, parallelism 2 only")
     parser.add_argument(
         "--phases",
-        default="embedded,throughput,freshness,queries",
-        help="comma-separated subset of embedded,throughput,freshness,queries",
+        default="embedded,throughput,freshness,queries,commits",
+        help="comma-separated subset of embedded,throughput,freshness,queries,commits",
     )
     parser.add_argument(
         "--lock", default=os.environ.get("LAKEHOUSE_STACK_LOCK"), help="flock this file around the stack phase"
     )
     parser.add_argument("--checkpoint-interval-ms", type=int, default=config.Settings().checkpoint_interval_ms)
-    parser.add_argument("--commit-interval", type=float, default=1.0, help="seconds between committer passes")
     parser.add_argument(
         "--parallelisms", type=lambda v: tuple(int(p) for p in v.split(",")), help="e.g. 2 (default: the mode's)"
     )
     parser.add_argument(
         "--sinks",
         type=lambda v: tuple(v.split(",")),
-        default=("staging", "blackhole"),
-        help="throughput runs: staging (the pipeline) and/or blackhole (the ceiling)",
+        default=("delta", "blackhole"),
+        help="throughput runs: delta (the pipeline into Delta) and/or blackhole (the ceiling)",
     )
     parser.add_argument(
         "--variant",
@@ -318,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine.describe(),
         "load_average_at_start": machine.load_average(),
-        "settings": {"checkpoint_interval_ms": args.checkpoint_interval_ms, "commit_interval_s": args.commit_interval},
+        "settings": {"checkpoint_interval_ms": args.checkpoint_interval_ms},
         "durations": {},
         "throughput": [],
         "variants": [],

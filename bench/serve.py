@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from jobs import orders_speed
-from lakehouse import committer, config, contract, flink_cluster, generator, producer
+from lakehouse import config, contract, flink_cluster, generator, producer, storage
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -217,14 +217,13 @@ def cmd_e2e(args) -> int:
         "local",
         topic_prefix=f"e2e{run}-",
         table_root=f"s3://lakehouse/bench-e2e-{run}/tables",
-        staging_root=f"s3://lakehouse/bench-e2e-{run}/staging",
         job_name=f"bench-e2e-{run}",
         serving_topics=True,
         **overrides,
     )
     producer.ensure_topics(settings.kafka_bootstrap, settings.topic_prefix)
     orders_speed.ensure_topics(settings)
-    committer.ensure_tables(settings)
+    storage.ensure_tables(settings)
     env = {
         "LAKEHOUSE_PROFILE": "local",
         "LAKEHOUSE_TOPIC_PREFIX": settings.topic_prefix,
@@ -233,7 +232,6 @@ def cmd_e2e(args) -> int:
     job_env = {
         "LAKEHOUSE_TOPIC_PREFIX": settings.topic_prefix,
         "LAKEHOUSE_TABLE_ROOT": settings.table_root,
-        "LAKEHOUSE_STAGING_ROOT": settings.staging_root,
         "LAKEHOUSE_JOB_NAME": settings.job_name,
         "LAKEHOUSE_SERVING_TOPICS": "true",
         "LAKEHOUSE_DIMENSION_SOURCE_OPTIONS": settings.dimension_source_options,

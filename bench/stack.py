@@ -9,7 +9,7 @@ Clocks, all from the job's start-time (REST API), so deployment and Python worke
   this is the rate the whole plan sustains; the filesystem sink's operator carries no table name,
   so a per-sink count is not available.
 - end to end (pipeline only): until the last silver.order_events row is readable in Delta
-  (committed by a separate `lakehouse commit --follow` process).
+  (committed by the job's own Delta sink when the checkpoint holding it completes).
 Neither includes `flink run`'s own 15-35 s (planning and upload), reported apart. A bounded source
 (scan.bounded.mode) would give a natural end, but with watermark alignment the Kafka connector
 5.0.0-2.2 fails when a finished split is paused ("No current assignment for partition").
@@ -21,14 +21,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
-import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -38,7 +35,7 @@ from deltalake import DeltaTable
 from bench import stats
 from bench.memory import Sampler
 from bench.stats import percentile
-from lakehouse import committer, config, contract, flink_cluster, generator, producer, storage, tables
+from lakehouse import config, contract, flink_cluster, generator, producer, storage, tables
 from lakehouse.config import Settings
 
 Log = Callable[[str], None]
@@ -59,7 +56,6 @@ def run_settings(*, prefix: str, name: str, **overrides) -> Settings:
         "local",
         topic_prefix=prefix,
         table_root=f"{root}/tables",
-        staging_root=f"{root}/staging",
         job_name=name,
         **overrides,
     )
@@ -70,7 +66,6 @@ def job_env(settings: Settings) -> dict[str, str]:
     return {
         "LAKEHOUSE_TOPIC_PREFIX": settings.topic_prefix,
         "LAKEHOUSE_TABLE_ROOT": settings.table_root,
-        "LAKEHOUSE_STAGING_ROOT": settings.staging_root,
         "LAKEHOUSE_JOB_NAME": settings.job_name,
         "LAKEHOUSE_PARALLELISM": str(settings.parallelism),
         "LAKEHOUSE_CHECKPOINT_INTERVAL_MS": str(settings.checkpoint_interval_ms),
@@ -111,37 +106,10 @@ def produce_input(gen: generator.GeneratorConfig, *, log: Log) -> Input:
     )
 
 
-def start_committer(settings: Settings, *, interval: float, sampler: Sampler | None) -> subprocess.Popen:
-    """`lakehouse commit --follow` in its own process, as an operator runs it beside a job."""
-    env = {**flink_cluster.clean_environment(), **job_env(settings), "LAKEHOUSE_PROFILE": settings.profile}
-    # Its log goes to a file: a pipe nobody reads would fill up and block the committer.
-    log_file = tempfile.NamedTemporaryFile(prefix=f"{settings.job_name}-committer-", suffix=".log", delete=False)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "lakehouse", "commit", "--follow", "--interval", str(interval)],
-        env=env,
-        cwd=flink_cluster.REPO,
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-    )
-    process.log_path = log_file.name  # type: ignore[attr-defined]
-    if sampler is not None:
-        sampler.extra["committer"] = process.pid
-    return process
-
-
-def stop_committer(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=30)
-
-
 def delta_rows(settings: Settings, spec: tables.TableSpec) -> int:
     """Rows in a Delta table from its log's per-file statistics (no data file is read)."""
     try:
-        table = DeltaTable(committer.table_uri(settings, spec), storage_options=settings.storage_options())
+        table = DeltaTable(storage.table_uri(settings, spec), storage_options=settings.storage_options())
     except Exception:  # noqa: BLE001 - not created yet
         return 0
     actions = pa.table(table.get_add_actions(flatten=True))
@@ -168,15 +136,14 @@ def fresh_taskmanager(*, log: Log) -> float:
     return seconds
 
 
-def merge_costs(settings: Settings, spec: tables.TableSpec) -> dict:
-    """The committer's MERGE commits into a table, from the Delta history: count and time spent."""
-    table = DeltaTable(committer.table_uri(settings, spec), storage_options=settings.storage_options())
-    merges = [entry for entry in table.history() if entry.get("operation") == "MERGE"]
-    times = [float(entry.get("operationMetrics", {}).get("execution_time_ms", 0)) for entry in merges]
+def commit_costs(settings: Settings, spec: tables.TableSpec) -> dict:
+    """The job's commits into a table, from the Delta history: how many, and rows per commit."""
+    table = DeltaTable(storage.table_uri(settings, spec), storage_options=settings.storage_options())
+    commits = [entry for entry in table.history() if entry.get("operation") == "STREAMING UPDATE"]
+    rows = [int(entry.get("lakehouse.rows", 0)) for entry in commits]
     return {
-        "silver_merges": len(merges),
-        "silver_merge_ms_mean": sum(times) / len(times) if times else None,
-        "silver_merge_ms_max": max(times) if times else None,
+        "silver_commits": len(commits),
+        "silver_rows_per_commit_mean": sum(rows) / len(rows) if rows else None,
     }
 
 
@@ -231,7 +198,6 @@ def throughput_run(
     *,
     parallelism: int,
     sink_mode: str,
-    commit_interval: float,
     checkpoint_interval_ms: int,
     sampler: Sampler | None,
     log: Log,
@@ -249,10 +215,9 @@ def throughput_run(
         state_backend=state_backend,
     )
     taskmanager_seconds = fresh_taskmanager(log=log)
-    committing = None
-    if sink_mode == "staging":
-        committer.ensure_tables(settings)
-        committing = start_committer(settings, interval=commit_interval, sampler=sampler)
+    writes = sink_mode == "delta"
+    if writes:
+        storage.ensure_tables(settings)
     submit_started = time.monotonic()
     job_id = flink_cluster.submit(settings, env=job_env(settings))
     submit_seconds = time.monotonic() - submit_started
@@ -274,16 +239,13 @@ def throughput_run(
                     marks["first_record"] = now_ms
                 if read is not None and read >= data.order_events:
                     marks["source_read"] = now_ms
-            if committing is None and "source_read" in marks:
+            if not writes and "source_read" in marks:
                 break
-            if committing is not None:
-                if committing.poll() is not None:
-                    raise RuntimeError(f"{name}: committer exited: {Path(committing.log_path).read_text()[-2000:]}")
-                if "source_read" in marks:
-                    rows = delta_rows(settings, tables.ORDER_EVENTS)
-                    if rows >= data.silver_rows:
-                        marks["silver_committed"] = time.time() * 1000
-                        break
+            if writes and "source_read" in marks:
+                rows = delta_rows(settings, tables.ORDER_EVENTS)
+                if rows >= data.silver_rows:
+                    marks["silver_committed"] = time.time() * 1000
+                    break
             time.sleep(0.5)
         else:
             raise TimeoutError(
@@ -291,8 +253,6 @@ def throughput_run(
                 f"source metrics: {progress.names('src_order_events')[:20]})"
             )
     finally:
-        if committing is not None:
-            stop_committer(committing)
         if flink_cluster.job_state(settings, job_id) in ("RUNNING", "RESTARTING", "CREATED", "INITIALIZING"):
             flink_cluster.cancel(settings, job_id)
     start_ms = details["start-time"]
@@ -318,9 +278,8 @@ def throughput_run(
         result.update(
             e2e_seconds=seconds["silver_committed"],
             e2e_events_per_second=data.records / seconds["silver_committed"],
-            commit_interval_s=commit_interval,
             silver_rows=rows,
-            **merge_costs(settings, tables.ORDER_EVENTS),
+            **commit_costs(settings, tables.ORDER_EVENTS),
         )
     log(f"{name}: " + json.dumps({k: v for k, v in result.items() if k != "run"}, default=str))
     return result
@@ -362,7 +321,7 @@ class _Reader(threading.Thread):
     def _poll(self, spec: tables.TableSpec, columns: tuple[str, ...]) -> None:
         table = self._tables.get(spec.name)
         if table is None:
-            uri = committer.table_uri(self.settings, spec)
+            uri = storage.table_uri(self.settings, spec)
             table = self._tables[spec.name] = DeltaTable(uri, storage_options=self.settings.storage_options())
         else:
             table.update_incremental()  # reads only the new log entries
@@ -436,7 +395,6 @@ def freshness_run(
     rate: float,
     seconds: float,
     parallelism: int,
-    commit_interval: float,
     checkpoint_interval_ms: int,
     poll_every: float,
     sampler: Sampler | None,
@@ -457,9 +415,8 @@ def freshness_run(
     dataset = generator.generate(generator.GeneratorConfig())
     records = producer.in_arrival_order(dataset)[: int(rate * seconds)]
     producer.ensure_topics(settings.kafka_bootstrap, prefix)
-    committer.ensure_tables(settings)
+    storage.ensure_tables(settings)
     fresh_taskmanager(log=log)
-    committing = start_committer(settings, interval=commit_interval, sampler=sampler)
     job_id = flink_cluster.submit(settings, env=job_env(settings))
     reader = _Reader(
         settings,
@@ -491,7 +448,6 @@ def freshness_run(
         reader.join(timeout=30)
         if flink_cluster.job_state(settings, job_id) == "RUNNING":
             flink_cluster.cancel(settings, job_id)
-        stop_committer(committing)
     silver_seen = reader.first_seen["silver.order_events"]
     silver = [silver_seen[(eid,)] - at for eid, at in produced.silver_at.items() if (eid,) in silver_seen]
     gold = []
@@ -513,7 +469,6 @@ def freshness_run(
         "gold_p99_s": percentile(gold, 99),
         "gold_max_s": max(gold) if gold else None,
         "checkpoint_interval_ms": checkpoint_interval_ms,
-        "commit_interval_s": commit_interval,
         "poll_every_s": poll_every,
         "reader_errors": reader.errors[:3],
     }

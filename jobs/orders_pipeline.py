@@ -1,7 +1,7 @@
 """The orders pipeline: enrichment, window metrics and anomalies in one Flink job.
 
 Submit it to a cluster with ``flink run -py jobs/orders_pipeline.py`` (see README) or run it on the
-embedded mini-cluster with ``lakehouse run``. Sources and staging sinks come from the profile's
+embedded mini-cluster with ``lakehouse run``. Sources and Delta sinks come from the profile's
 configuration; the logic lives in the transform() functions of the other job files.
 """
 
@@ -81,24 +81,35 @@ def _with_overrides(options: dict[str, str], overrides: str) -> dict[str, str]:
     return result
 
 
-def staging_options(settings: Settings, spec: tables.TableSpec) -> dict[str, str]:
-    """Flink's exactly-once file sink: part files become visible only when a checkpoint completes.
+def sink_options(settings: Settings, spec: tables.TableSpec) -> dict[str, str]:
+    """Connector options of a table's sink for the configured ``sink_mode``.
 
-    With ``sink_mode = "blackhole"`` every row is discarded instead: the same plan without output,
-    which the benchmark times as the engine's ceiling."""
+    ``delta`` (default): the project's Delta connector (connectors/delta) appends Parquet files and
+    commits them to the table's log when each checkpoint completes, exactly once. ``blackhole``
+    discards every row: the same plan without output, which the benchmark times as the engine's
+    ceiling."""
     if settings.sink_mode == "blackhole":
         return {"connector": "blackhole"}
-    if settings.sink_mode != "staging":
-        raise ValueError(f"unknown sink_mode {settings.sink_mode!r}; expected staging or blackhole")
-    interval = f"{settings.checkpoint_interval_ms} ms"
-    return {
-        "connector": "filesystem",
-        "path": f"{settings.staging_uri()}/{spec.path}",
-        "format": "json",
-        "json.timestamp-format.standard": "ISO-8601",
-        "sink.rolling-policy.rollover-interval": interval,
-        "sink.rolling-policy.check-interval": interval,
-    }
+    if settings.sink_mode == "delta":
+        options: dict[str, str] = {
+            "connector": "delta",
+            "table-path": f"{settings.tables_uri()}/{spec.path}",
+            "table-name": spec.name,
+            "app-id": f"{settings.job_name}/{spec.name}",
+            "sink.target-file-size": settings.sink_target_file_size,
+        }
+        if spec.partition_by:
+            options["partition-columns"] = ";".join(spec.partition_by)
+        if settings.tables_uri().startswith(("s3://", "s3a://")):
+            options |= {"s3.endpoint": settings.s3_endpoint, "s3.region": settings.s3_region}
+            if settings.profile == "embedded":
+                # The mini-cluster runs in this process and has no cluster configuration to take
+                # keys from. On a cluster the task managers use their own (the connector's
+                # s3.* fallbacks), so no key is written into a submitted job's DDL. Flink masks
+                # option values whose key names a secret in its messages.
+                options |= {"s3.access-key": settings.s3_access_key, "s3.secret-key": settings.s3_secret_key}
+        return options
+    raise ValueError(f"unknown sink_mode {settings.sink_mode!r}; expected delta or blackhole")
 
 
 def register_sources(t_env, settings: Settings) -> None:
@@ -117,8 +128,8 @@ def register_sources(t_env, settings: Settings) -> None:
 def register_sinks(t_env, settings: Settings) -> None:
     for spec in tables.ALL:
         t_env.execute_sql(
-            f"create temporary table {spec.staging_name} (\n    {spec.flink_ddl_columns()}\n) with (\n"
-            f"{sql.with_options(staging_options(settings, spec))}\n)"
+            f"create temporary table {spec.sink_name} (\n    {spec.flink_ddl_columns()}\n) with (\n"
+            f"{sql.with_options(sink_options(settings, spec))}\n)"
         )
 
 
@@ -132,7 +143,7 @@ def build(t_env, settings: Settings):
     outputs[tables.ANOMALIES.name] = orders_anomalies.transform(t_env, rules.load(settings.rules_file))
     statements = t_env.create_statement_set()
     for name, table in outputs.items():
-        statements.add_insert(tables.BY_NAME[name].staging_name, table)
+        statements.add_insert(tables.BY_NAME[name].sink_name, table)
     if settings.serving_topics:  # the speed path for `lakehouse serve` (jobs/orders_speed.py)
         orders_speed.add_to(t_env, statements, outputs, settings)
     return statements

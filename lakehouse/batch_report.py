@@ -22,7 +22,7 @@ from pathlib import Path
 import polars as pl
 from deltalake import CommitProperties, DeltaTable, write_deltalake
 
-from lakehouse import catalog, committer, tables
+from lakehouse import catalog, storage, tables
 from lakehouse.config import Settings
 from lakehouse.tables import TableSpec
 
@@ -105,7 +105,7 @@ def run(settings: Settings, versions: dict[str, int] | None = None, *, write: bo
     report = transform(*read(settings, pinned))
     if not write:
         return RunResult(report, pinned, None)
-    uri = committer.table_uri(settings, DAILY_REPORT)
+    uri = storage.table_uri(settings, DAILY_REPORT)
     options = settings.storage_options()
     if DeltaTable.is_deltatable(uri, storage_options=options):
         last = DeltaTable(uri, storage_options=options).history(1)[0]
@@ -134,7 +134,7 @@ def source_versions_of(settings: Settings, version: int | None = None) -> dict[s
     """The source versions a written gold.daily_report version (default: the latest) was computed from."""
     # history() of the LATEST snapshot: deltalake 1.6.6 numbers the history of a table loaded at
     # an older version from that version downwards, so its entries carry wrong version numbers.
-    table = DeltaTable(committer.table_uri(settings, DAILY_REPORT), storage_options=settings.storage_options())
+    table = DeltaTable(storage.table_uri(settings, DAILY_REPORT), storage_options=settings.storage_options())
     wanted = table.version() if version is None else version
     for entry in table.history():
         if entry.get("version") == wanted:

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 from deltalake import DeltaTable
 
-from lakehouse import committer, storage, tables
+from lakehouse import storage, tables
 from lakehouse.config import Settings
 from lakehouse.tables import TableSpec
 
@@ -60,11 +60,11 @@ def resolve(settings: Settings, spec: TableSpec) -> str:
     Settings with an explicit table version read that version (an operator checking a replay
     before the switch); otherwise the pointer decides."""
     if settings.table_version:
-        return committer.table_uri(settings, spec)
+        return storage.table_uri(settings, spec)
     pointer = read_pointer(settings)
     if pointer and spec.name in pointer.get("tables", {}):
         return pointer["tables"][spec.name]
-    return committer.table_uri(settings, spec)
+    return storage.table_uri(settings, spec)
 
 
 def switch(
@@ -81,10 +81,10 @@ def switch(
     they are switched when the version has them and left out of the pointer otherwise."""
     target = version_settings(settings, version)
     options = target.storage_options()
-    locations = {spec.name: committer.table_uri(target, spec) for spec in specs}
+    locations = {spec.name: storage.table_uri(target, spec) for spec in specs}
     missing = [name for name, uri in locations.items() if not DeltaTable.is_deltatable(uri, storage_options=options)]
     for spec in derived:
-        uri = committer.table_uri(target, spec)
+        uri = storage.table_uri(target, spec)
         if DeltaTable.is_deltatable(uri, storage_options=options):
             locations[spec.name] = uri
     if missing:

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from lakehouse import cli_data, config, generator
+from lakehouse import cli_data, config, generator, tables
 
 
 def _settings(args: argparse.Namespace) -> config.Settings:
@@ -69,7 +69,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if settings.profile != "embedded":
         print(
             "`lakehouse run` drives the embedded mini-cluster; on a cluster submit jobs/orders_pipeline.py "
-            "with `flink run` and run `lakehouse commit --follow` (see README).",
+            "with `lakehouse submit` or `flink run` (see README).",
             file=sys.stderr,
         )
         return 2
@@ -80,11 +80,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     pipeline_started = time.monotonic()
     inserted = embedded.run_pipeline(settings, log=_log)
     pipeline_seconds = time.monotonic() - pipeline_started
+    summary_started = time.monotonic()
     print(report.summary(settings))
+    _log(f"(summary read from the Delta tables in {time.monotonic() - summary_started:.1f}s)")
     total = time.monotonic() - started
     print(
         f"\nWall time {total:.1f}s (pipeline {pipeline_seconds:.1f}s): {events:,} events, "
-        f"{events / pipeline_seconds:,.0f} events/s through the pipeline; rows inserted this run: "
+        f"{events / pipeline_seconds:,.0f} events/s through the pipeline; rows committed this run: "
         f"{sum(inserted.values()):,}."
     )
     embedded.write_run_report(
@@ -102,16 +104,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_commit(args: argparse.Namespace) -> int:
-    from lakehouse import committer
+def cmd_follow(args: argparse.Namespace) -> int:
+    from lakehouse import read_model
 
     settings = _settings(args)
-    committer.ensure_tables(settings)
     while True:
-        for result in committer.commit_pending(settings):
+        result = read_model.follow(settings)
+        if result is not None:
             _log(
-                f"{result.table}: {result.files} files, {result.rows_read:,} rows read, "
-                f"{result.rows_inserted:,} inserted (version {result.version})"
+                f"{tables.ORDERS_CURRENT.name}: {result.orders:,} orders recomputed from {tables.ORDER_EVENTS.name} "
+                f"v{result.source_version}: {result.inserted:,} new, {result.updated:,} changed "
+                f"(version {result.version})"
             )
         if not args.follow:
             return 0
@@ -138,11 +141,19 @@ def cmd_history(args: argparse.Namespace) -> int:
     table = DeltaTable(catalog.resolve(settings, spec), storage_options=settings.storage_options())
     for entry in table.history(args.limit):
         metrics = entry.get("operationMetrics", {})
+        rows = (
+            entry.get("lakehouse.rows") or metrics.get("numOutputRows") or metrics.get("num_target_rows_inserted", "-")
+        )
+        transactions = entry.get("lakehouse.transactions")
+        source = (
+            f" from {entry['lakehouse.source_table']} v{entry['lakehouse.source_version']}"
+            if "lakehouse.source_version" in entry
+            else ""
+        )
         print(
-            f"v{entry.get('version')} {entry.get('operation')} "
-            f"job={entry.get('lakehouse.job', '-')} seq={entry.get('lakehouse.sequence', '-')} "
-            f"files={entry.get('lakehouse.staging_file_count', '-')} rows_read={entry.get('lakehouse.rows_read', '-')} "
-            f"inserted={metrics.get('num_target_rows_inserted', '-')}"
+            f"v{entry.get('version')} {entry.get('operation')} rows={rows} "
+            f"files={metrics.get('numFiles', metrics.get('numFilesAdded', '-'))}{source}"
+            + (f" txn={transactions}" if transactions else "")
         )
     return 0
 
@@ -166,14 +177,14 @@ def cmd_produce(args: argparse.Namespace) -> int:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    from lakehouse import committer, flink_cluster
+    from lakehouse import flink_cluster, storage
 
     settings = _settings(args)
     if args.print_command:
         print(" ".join(flink_cluster.run_command(settings, savepoint=args.from_savepoint)))
         return 0
     if args.from_savepoint and not args.skip_state_check:
-        from lakehouse import fingerprint
+        from lakehouse import fingerprint, storage
 
         _log(f"pre-flight: comparing the state layout of the new code with {args.from_savepoint} ...")
         check = fingerprint.check_restore(settings, args.from_savepoint)
@@ -181,28 +192,31 @@ def cmd_submit(args: argparse.Namespace) -> int:
             print(fingerprint.refusal_message(check, args.from_savepoint, settings), file=sys.stderr)
             return 3
         _log(f"pre-flight: state fingerprint {check.new.digest} matches the savepoint's; restoring")
-    committer.ensure_tables(settings)
+    storage.ensure_tables(settings)
     job_id = flink_cluster.submit(settings, savepoint=args.from_savepoint)
-    _log(f"submitted {settings.job_name}: job {job_id}; commit its output with `lakehouse commit --follow`")
+    _log(
+        f"submitted {settings.job_name}: job {job_id}; its Delta sinks commit at every checkpoint. "
+        "Keep gold.orders_current following with `lakehouse follow --follow`"
+    )
     return 0
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from lakehouse import committer, flink_cluster
+    from lakehouse import flink_cluster, storage
 
     settings = _settings(args)
     job_name = args.job_name or f"{settings.job_name}-{args.table_version}"
     replay = replace(settings, table_version=args.table_version, job_name=job_name)
     env = {"LAKEHOUSE_TABLE_VERSION": replay.table_version, "LAKEHOUSE_JOB_NAME": replay.job_name}
-    committer.ensure_tables(replay)
+    storage.ensure_tables(replay)
     job_id = flink_cluster.submit(replay, env=env)
     _log(
         f"replaying from Kafka's earliest offsets as {job_name} (job {job_id}, consumer group {job_name}) "
         f"into {replay.tables_uri()}; readers still see {_current(settings)}.\n"
-        f"Commit its output:  LAKEHOUSE_TABLE_VERSION={replay.table_version} LAKEHOUSE_JOB_NAME={job_name} "
-        "python -m lakehouse commit --follow\n"
+        f"Its Delta sinks commit at every checkpoint; its order read model follows with:  "
+        f"LAKEHOUSE_TABLE_VERSION={replay.table_version} python -m lakehouse follow --follow\n"
         f"When it has caught up:  python -m lakehouse switch {replay.table_version}"
     )
     return 0
@@ -265,7 +279,7 @@ def cmd_maintain(args: argparse.Namespace) -> int:
         _log(
             f"{result.table}: compacted {result.files_removed} files into {result.files_added}, "
             f"{'would vacuum' if args.dry_run else 'vacuumed'} {result.vacuumed} files (version {result.version}), "
-            f"{'would remove' if args.dry_run else 'removed'} {result.staging_removed} merged staging files"
+            f"log checkpoint at version {result.checkpoint_version}"
         )
     return 0
 
@@ -311,10 +325,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve_main.add_arguments(p)
     p.set_defaults(func=serve_main.run)
-    p = sub.add_parser("commit", parents=[common], help="commit Flink's finished staging files into the Delta tables")
-    p.add_argument("--follow", action="store_true", help="keep committing every --interval seconds")
+    p = sub.add_parser(
+        "follow",
+        parents=[common],
+        help="fold new silver.order_events versions into gold.orders_current (the read model)",
+    )
+    p.add_argument("--follow", action="store_true", help="keep following every --interval seconds")
     p.add_argument("--interval", type=float, default=5.0, help="seconds between passes with --follow (default 5)")
-    p.set_defaults(func=cmd_commit)
+    p.set_defaults(func=cmd_follow)
     p = sub.add_parser("produce", parents=[common, gen], help="publish the generated streams to Kafka (local stack)")
     p.add_argument("--events-per-second", type=float, help="throttle to this rate (default: as fast as possible)")
     p.set_defaults(func=cmd_produce)
@@ -353,8 +371,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=168,
         help=(
-            "keep table files any version of the last N hours needs, and merged staging files of the last N hours;"
-            " longer than your oldest savepoint (default 168)"
+            "keep table files any version of the last N hours needs; longer than your oldest savepoint and than"
+            " the longest a running job takes from writing a data file to committing it (default 168)"
         ),
     )
     p.add_argument("--dry-run", action="store_true", help="only list what vacuum would delete; no compaction")

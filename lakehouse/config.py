@@ -24,12 +24,14 @@ class Settings:
     profile: str = "embedded"
     data_dir: Path = field(default_factory=lambda: _default_home() / "embedded")
     table_root: str = ""  # defaults to <data_dir>/tables (embedded) or s3://<bucket>/tables
-    staging_root: str = ""  # where Flink's file sinks write before the Delta commit
     parallelism: int = 1
     checkpoint_interval_ms: int = 5_000
-    # "staging" (Flink's exactly-once file sinks, then the Delta committer) or "blackhole" (Flink's
-    # blackhole connector: the same plan with no output, the engine's ceiling for benchmarks).
-    sink_mode: str = "staging"
+    # "delta" (the project's Delta connector, connectors/delta: Parquet files committed to the Delta
+    # log by Flink's two-phase commit) or "blackhole" (the same plan with no output, the engine's
+    # ceiling for benchmarks).
+    sink_mode: str = "delta"
+    # The Delta sink closes a data file at this size, and at every checkpoint.
+    sink_target_file_size: str = "128mb"
     # Flink's state.backend.type for this job ("hashmap" or "rocksdb"); empty: the cluster's own
     # (RocksDB on the local stack, the heap in the embedded mini-cluster).
     state_backend: str = ""
@@ -58,8 +60,8 @@ class Settings:
     # restores); the metrics fix changes an aggregate (it cannot restore: replay instead).
     currency_udf_version: int = 2
     metrics_version: int = 2
-    # A replay's table version: its job writes <table root>/_v/<version> and stages under
-    # <staging root>/_v/<version>; readers follow the table root's pointer (lakehouse/catalog.py).
+    # A replay's table version: its job writes <table root>/_v/<version>; readers follow the table
+    # root's pointer (lakehouse/catalog.py).
     table_version: str = ""
     # The speed path: the job also writes gold 1-minute metrics and anomalies to Kafka topics
     # (<topic_prefix>gold-order-metrics-1m, <topic_prefix>gold-anomalies) for `lakehouse serve`.
@@ -81,15 +83,6 @@ class Settings:
     def tables_uri(self) -> str:
         """Where this job writes its tables: the table root, or a replay's version below it."""
         return _versioned(self.logical_tables_uri(), self.table_version)
-
-    def staging_uri(self) -> str:
-        if self.staging_root:
-            root = self.staging_root.rstrip("/")
-        elif self.profile == "embedded":
-            root = str(self.data_dir / "staging")
-        else:
-            root = f"s3://{self.s3_bucket}/staging"
-        return _versioned(root, self.table_version)
 
     def fingerprints_uri(self) -> str:
         """Where jobs record their state fingerprints (lakehouse/fingerprint.py)."""

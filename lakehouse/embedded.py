@@ -1,15 +1,22 @@
 """The embedded default: generated events -> the orders pipeline on the Flink mini-cluster ->
-Delta tables on local disk, committing while the job runs and printing progress."""
+Delta tables on local disk (the job's Delta sink commits at every checkpoint), with progress."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-from lakehouse import committer, generator, tables
+import pyarrow as pa
+import pyarrow.compute as pc
+from deltalake import DeltaTable
+
+from lakehouse import generator, read_model, storage, tables
 from lakehouse.config import Settings
 
 _TERMINAL = {"FINISHED", "FAILED", "CANCELED"}
@@ -45,42 +52,180 @@ def run_pipeline(
     poll_seconds: float = 3.0,
     stop_when: Callable[[dict[str, int]], bool] | None = None,
 ) -> dict[str, int]:
-    """Run the pipeline job to completion on the mini-cluster, committing to Delta as files appear.
+    """Run the pipeline job to completion on the mini-cluster; the job commits to Delta itself.
 
-    Returns the rows inserted per table by this run (0 everywhere when the same input ran before).
-    ``stop_when`` cancels the job as soon as it returns true for the rows inserted so far: an
-    abrupt stop without a savepoint, as after a crash.
+    Returns the rows committed per table by this run. A run of the input the tables already hold
+    does nothing (0 everywhere); a run that was stopped part-way (cancelled, killed) resumes from
+    its last retained checkpoint, so the input lands once (see docs/DESIGN.md, "Reruns").
+    ``stop_when`` cancels the job as soon as it returns true for the rows committed so far: an
+    abrupt stop without a savepoint, as after a crash. Between polls the order read model
+    (gold.orders_current) follows silver.order_events.
     """
     from jobs import orders_pipeline
     from lakehouse.flink_env import create_table_env
 
-    committer.ensure_tables(settings)
-    t_env = create_table_env(settings)
+    storage.ensure_tables(settings)
+    runs = RunRecord(settings)
+    record = runs.load()
+    digest = input_digest(settings)
+    before = committed_rows(settings)
+    if record.get("input") == digest and record.get("status") == "finished" and runs.tables_intact(record):
+        log(
+            f"input {digest[:12]} is already committed to {settings.tables_uri()} (run of {record.get('finished_at')}); nothing to do"
+        )
+        read_model.follow(settings)
+        return {spec.name: 0 for spec in tables.ALL}
+    restore = runs.latest_checkpoint() if record.get("input") == digest else None
+    if record and record.get("input") != digest:
+        runs.clear_checkpoints()
+    runs.save({"input": digest, "status": "running"})
+    t_env = create_table_env(settings, extra_options=runs.checkpoint_options(restore))
     result = orders_pipeline.build(t_env, settings).execute()
     client = result.get_job_client()
+    resumed = f", resuming from {restore}" if restore else ""
     log(
-        f"flink: job {settings.job_name} started on the mini-cluster (id {client.get_job_id()}, parallelism {settings.parallelism})"
+        f"flink: job {settings.job_name} started on the mini-cluster (id {client.get_job_id()}, "
+        f"parallelism {settings.parallelism}{resumed})"
     )
-    inserted = {spec.name: 0 for spec in tables.ALL}
     started = time.monotonic()
+    ended = _watch(result)
     status = "RUNNING"
+    inserted = _inserted(settings, before)
     while status not in _TERMINAL:
-        time.sleep(poll_seconds)
+        ended.wait(poll_seconds)  # wakes at once when the job ends
         status = _status(client, result)
-        _commit(settings, inserted)
+        inserted = _inserted(settings, before)
+        read_model.follow(settings)
         log(f"[{time.monotonic() - started:5.0f}s] job {status.lower():9s} | " + _progress(inserted))
         if stop_when is not None and status == "RUNNING" and stop_when(inserted):
             if _cancel(client):
-                log(f"[{time.monotonic() - started:5.0f}s] job cancelled on request")
-            else:  # it finished while this pass committed; its last files wait for the next run
+                log(
+                    f"[{time.monotonic() - started:5.0f}s] job cancelled on request (a rerun resumes from its last checkpoint)"
+                )
+            else:  # it finished while this pass polled
                 log(f"[{time.monotonic() - started:5.0f}s] job had finished before the cancel; stopped here")
-            return inserted
+            return _inserted(settings, before)
     if status != "FINISHED":
         result.wait()  # raises with Flink's own error message
         raise RuntimeError(f"flink job ended {status}")
-    _commit(settings, inserted)  # the final checkpoint's files
-    log(f"[{time.monotonic() - started:5.0f}s] done | " + _progress(inserted))
+    ended_at = time.monotonic()
+    inserted = _inserted(settings, before)
+    read_model.follow(settings)
+    runs.finish(digest)
+    log(
+        f"[{time.monotonic() - started:5.0f}s] done | "
+        + _progress(inserted)
+        + f" ({time.monotonic() - ended_at:.1f}s after the job ended)"
+    )
     return inserted
+
+
+def _watch(result) -> threading.Event:
+    """An event set as soon as the job ends, however it ends (Flink's own wait, in a thread)."""
+    ended = threading.Event()
+
+    def wait() -> None:
+        try:
+            result.wait()
+        except Exception:  # noqa: BLE001 - the polling loop reports how it ended
+            pass
+        finally:
+            ended.set()
+
+    threading.Thread(target=wait, daemon=True, name="flink-job-wait").start()
+    return ended
+
+
+def committed_rows(settings: Settings, specs: tuple[tables.TableSpec, ...] = tables.ALL) -> dict[str, int]:
+    """Rows per table as its Delta log counts them (the add actions' statistics; no data read)."""
+    out = {}
+    for spec in specs:
+        table = DeltaTable(storage.table_uri(settings, spec), storage_options=settings.storage_options())
+        actions = pa.table(table.get_add_actions(flatten=True))
+        out[spec.name] = int(pc.sum(actions["num_records"]).as_py() or 0) if actions.num_rows else 0
+    return out
+
+
+def _inserted(settings: Settings, before: dict[str, int]) -> dict[str, int]:
+    now = committed_rows(settings)
+    return {name: now[name] - before.get(name, 0) for name in now}
+
+
+def input_digest(settings: Settings) -> str:
+    """What identifies the input: the generator's manifest (configuration and counts)."""
+    manifest = settings.input_dir / "manifest.json"
+    data = manifest.read_bytes() if manifest.exists() else str(settings.input_dir).encode()
+    return hashlib.sha256(data).hexdigest()
+
+
+class RunRecord:
+    """Where embedded runs of this job stand, beside its retained checkpoints: which input the
+    tables hold, and whether the last run finished (``<data dir>/runs/<job>/run.json``)."""
+
+    def __init__(self, settings: Settings) -> None:
+        # Keyed by job and table version, not by absolute path, so a copied data directory keeps it;
+        # ``tables_intact`` notices tables that were replaced or removed.
+        self.directory = (
+            settings.data_dir / "runs" / "-".join(filter(None, (settings.job_name, settings.table_version)))
+        )
+        self.checkpoints = self.directory / "checkpoints"
+        self.path = self.directory / "run.json"
+        self.settings = settings
+
+    def load(self) -> dict:
+        return json.loads(self.path.read_text()) if self.path.exists() else {}
+
+    def save(self, record: dict) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(record, indent=2, sort_keys=True))
+        tmp.replace(self.path)
+
+    def finish(self, digest: str) -> None:
+        versions = {
+            spec.name: DeltaTable(
+                storage.table_uri(self.settings, spec), storage_options=self.settings.storage_options()
+            ).version()
+            for spec in tables.ALL
+        }
+        self.save(
+            {
+                "input": digest,
+                "status": "finished",
+                "versions": versions,
+                "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            }
+        )
+        self.clear_checkpoints()
+
+    def tables_intact(self, record: dict) -> bool:
+        """The tables still hold at least what the finished run committed (nobody deleted them)."""
+        for spec in tables.ALL:
+            uri = storage.table_uri(self.settings, spec)
+            if not DeltaTable.is_deltatable(uri, storage_options=self.settings.storage_options()):
+                return False
+            version = DeltaTable(uri, storage_options=self.settings.storage_options()).version()
+            if version < record.get("versions", {}).get(spec.name, 0):
+                return False
+        return True
+
+    def checkpoint_options(self, restore: Path | None) -> dict[str, str]:
+        options = {
+            "execution.checkpointing.dir": self.checkpoints.resolve().as_uri(),
+            # Kept when the job is cancelled or its process dies: the next run resumes from it.
+            "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
+        }
+        if restore is not None:
+            options["execution.state-recovery.path"] = restore.resolve().as_uri()
+        return options
+
+    def latest_checkpoint(self) -> Path | None:
+        """The newest complete checkpoint of an earlier run (its _metadata is written last)."""
+        complete = [m.parent for m in self.checkpoints.glob("*/chk-*/_metadata")]
+        return max(complete, key=lambda p: p.stat().st_mtime) if complete else None
+
+    def clear_checkpoints(self) -> None:
+        shutil.rmtree(self.checkpoints, ignore_errors=True)
 
 
 def _cancel(client) -> bool:
@@ -105,11 +250,6 @@ def _status(client, result) -> str:
     except Exception:  # noqa: BLE001 - the per-job mini-cluster shuts down as soon as the job ends
         result.wait()  # raises Flink's own error when the job failed
         return "FINISHED"
-
-
-def _commit(settings: Settings, inserted: dict[str, int]) -> None:
-    for result in committer.commit_pending(settings):
-        inserted[result.table] += result.rows_inserted
 
 
 def _progress(inserted: dict[str, int]) -> str:

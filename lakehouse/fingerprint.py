@@ -113,15 +113,18 @@ def of_statements(statements, *, job: str = "") -> Fingerprint:
 def compute(settings: Settings, *, connector_jars: bool = True) -> Fingerprint:
     """Build the orders pipeline for ``settings`` in a fresh table environment and fingerprint
     it (nothing is submitted). With ``connector_jars`` the Kafka connector comes from the Flink
-    client's lib/ (a plain Python process has none; the `flink run` client has it already)."""
+    client's lib/ and the Delta connector's Parquet jars from the cache (a plain Python process
+    has neither; the `flink run` client has both in lib/ already)."""
     from jobs import orders_pipeline
+    from lakehouse import packaging
     from lakehouse.flink_env import add_jars, create_table_env
 
     t_env = create_table_env(settings)
     if connector_jars and settings.profile != "embedded":
         from lakehouse import flink_cluster
 
-        add_jars(t_env, sorted((flink_cluster.flink_home() / "lib").glob("flink-sql-connector-*.jar")))
+        kafka = sorted((flink_cluster.flink_home() / "lib").glob("flink-sql-connector-*.jar"))
+        add_jars(t_env, [*kafka, *packaging.connector_dependencies()])
     return of_statements(orders_pipeline.build(t_env, settings), job=settings.job_name)
 
 

@@ -17,8 +17,10 @@ JAVA_FUNCTIONS = {
 }
 
 
-def create_table_env(settings: Settings):
-    """A streaming TableEnvironment: UTC session time, checkpointing on, Python tuned for batches."""
+def create_table_env(settings: Settings, *, extra_options: dict[str, str] | None = None):
+    """A streaming TableEnvironment: UTC session time, checkpointing on, Python tuned for batches.
+
+    ``extra_options`` are set on top (the embedded runner's checkpoint directory and restore path)."""
     # The embedded mini-cluster runs in the JVM that pyflink starts; without an explicit heap it
     # takes a quarter of RAM. Only the pyflink gateway reads JVM_ARGS.
     os.environ.setdefault("JVM_ARGS", f"-Xms256m -Xmx{settings.jvm_heap}")
@@ -30,13 +32,18 @@ def create_table_env(settings: Settings):
     from pyflink.table import EnvironmentSettings, TableEnvironment
 
     conf = Configuration()
-    for key, value in _options(settings).items():
+    for key, value in (_options(settings) | (extra_options or {})).items():
         conf.set_string(key, value)
     env_settings = EnvironmentSettings.new_instance().in_streaming_mode().with_configuration(conf).build()
     t_env = TableEnvironment.create(env_settings)
     t_env.add_python_file(str(packaging.code_zip()))
-    # The Java functions (udfs/java): loaded by the planner here, shipped with the job to a cluster.
-    add_jars(t_env, [packaging.udf_jar()])
+    # The Java functions (udfs/java) and the Delta connector (connectors/delta): loaded by the
+    # planner here, shipped with the job to a cluster. The connector's Parquet and Hadoop jars are
+    # in a session cluster's lib/ (infra/flink/flink.sh); the embedded mini-cluster takes them here.
+    jars = [packaging.udf_jar(), packaging.connector_jar()]
+    if settings.profile == "embedded":
+        jars += packaging.connector_dependencies()
+    add_jars(t_env, jars)
     for name, class_name in JAVA_FUNCTIONS.items():
         t_env.create_java_temporary_system_function(name, class_name)
     return t_env

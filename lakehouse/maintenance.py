@@ -1,16 +1,21 @@
-"""Table maintenance that is safe while the streaming jobs write: compaction, then vacuum.
+"""Table maintenance that is safe while the streaming jobs write: compaction, vacuum, log checkpoint.
 
-Compaction (delta-rs optimize) rewrites small files into larger ones in a commit of its own; a
-concurrent committer merge that conflicts re-reads the table and merges again (committer
-invariant 5), and a compaction that conflicts is retried the same way. Vacuum deletes only files
-that no table version within the retention still references: keep the retention longer than the
-oldest savepoint you may restore (restoring re-runs windows whose rows are merged by key) and
-than the time travel readers need. Default: 7 days.
+Compaction (delta-rs optimize) rewrites small files into larger ones in a commit of its own. The
+job's Delta sink only appends (blind appends), so a compaction never invalidates what the sink
+commits and the sink never invalidates a compaction; when both race for the same log version,
+the loser re-reads the log and commits at the next one (both create log versions only if
+absent). A compaction that conflicts with another compaction is retried the same way.
 
-The same retention applies to Flink's staging files: the committer keeps every file it merged
-(a restore re-commits a checkpoint's pending files and fails if they are gone, see
-lakehouse/ledger.py), and maintenance deletes the merged ones older than the retention. Files
-not merged yet are never touched.
+Vacuum deletes files no table version within the retention still references, and also files no
+version references at all, such as a data file the job uploaded for a checkpoint that has not
+completed yet. So the retention must be longer than the longest time from a file's upload to its
+commit (a checkpoint interval, or the time a failed job takes to restore and commit again), than
+the oldest savepoint you may restore, and than the time travel readers need. Default: 7 days;
+shorter retentions are refused unless ``allow_short_retention`` (tests, an idle table).
+
+Each pass ends with a log checkpoint (delta-rs ``create_checkpoint``): readers then replay a
+Parquet checkpoint plus the few commits after it, instead of every JSON commit since the start.
+The job's sink reads such checkpoints too (connectors/delta, CheckpointReader).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from dataclasses import dataclass
 from deltalake import DeltaTable
 from deltalake.exceptions import CommitFailedError
 
-from lakehouse import committer, tables
+from lakehouse import storage, tables
 from lakehouse.config import Settings
 
 DEFAULT_RETENTION_HOURS = 168
@@ -35,20 +40,33 @@ class MaintenanceResult:
     files_added: int
     vacuumed: int
     version: int
-    staging_removed: int
+    checkpoint_version: int
+
+
+MIN_RETENTION_HOURS = 1
 
 
 def maintain(
     settings: Settings,
     *,
     retention_hours: int = DEFAULT_RETENTION_HOURS,
-    specs: tuple[tables.TableSpec, ...] = tables.ALL,
+    specs: tuple[tables.TableSpec, ...] = (*tables.ALL, *tables.DERIVED),
     dry_run: bool = False,
+    allow_short_retention: bool = False,
 ) -> list[MaintenanceResult]:
-    """Compact every table, then vacuum files older than the retention."""
+    """Compact every table, vacuum files older than the retention, then write a log checkpoint.
+
+    Tables not created yet (a derived table nobody wrote) are skipped."""
+    if retention_hours < MIN_RETENTION_HOURS and not allow_short_retention:
+        raise ValueError(
+            f"a vacuum retention of {retention_hours} h could delete data files a running job has uploaded "
+            f"but not committed yet; use at least {MIN_RETENTION_HOURS} h (see lakehouse/maintenance.py)"
+        )
     results = []
     for spec in specs:
-        uri = committer.table_uri(settings, spec)
+        uri = storage.table_uri(settings, spec)
+        if not DeltaTable.is_deltatable(uri, storage_options=settings.storage_options()):
+            continue
         metrics = _compact(uri, settings) if not dry_run else {}
         table = DeltaTable(uri, storage_options=settings.storage_options())
         vacuumed = table.vacuum(
@@ -56,6 +74,9 @@ def maintain(
             dry_run=dry_run,
             enforce_retention_duration=retention_hours >= DEFAULT_RETENTION_HOURS,
         )
+        table = DeltaTable(uri, storage_options=settings.storage_options())
+        if not dry_run:
+            table.create_checkpoint()
         results.append(
             MaintenanceResult(
                 table=spec.name,
@@ -63,25 +84,10 @@ def maintain(
                 files_added=int(metrics.get("numFilesAdded", 0)),
                 vacuumed=len(vacuumed),
                 version=table.version(),
-                staging_removed=remove_merged_staging(settings, spec, retention_hours=retention_hours, dry_run=dry_run),
+                checkpoint_version=table.version(),
             )
         )
     return results
-
-
-def remove_merged_staging(settings: Settings, spec: tables.TableSpec, *, retention_hours: float, dry_run: bool) -> int:
-    """Delete the table's staging files merged more than ``retention_hours`` ago; return how many."""
-    fs, directory, book = committer.staging_ledger(settings, spec)
-    expired = book.older_than(time.time() - retention_hours * 3600)
-    if dry_run or not expired:
-        return len(expired)
-    for path in expired:
-        try:
-            fs.delete_file(f"{directory}/{path}")
-        except FileNotFoundError:
-            pass
-    book.forget(expired)
-    return len(expired)
 
 
 def _compact(uri: str, settings: Settings) -> dict:

@@ -16,9 +16,11 @@ Invariants (what makes replays and restarts harmless):
 4. Each commit records the silver.order_events version it was computed from (commitInfo
    ``lakehouse.source_version``); ``lakehouse history gold.orders_current`` shows it.
 
-The committer calls ``update_orders_current`` with the order ids of each silver.order_events batch
-right after that batch's Delta commit and before its staging files are recorded, so a crash in
-between replays both (committer invariant 3).
+``follow`` keeps the table current beside a running job: it reads only the silver.order_events
+versions it has not seen (the data files they added), and recomputes only the orders those files
+touch. Where it stands is the ``lakehouse.source_version`` of the table's own newest commit
+(invariant 4), so a restarted follower resumes without a state of its own; a follower that
+stops between two versions only recomputes some orders again, which invariant 3 makes harmless.
 
 Fold semantics (the seed's ``get_order_state`` extended to every event type):
 - each step's first event sets its fields and timestamp: ORDER_PLACED (customer, product,
@@ -186,6 +188,48 @@ def update_orders_current(settings: Settings, order_ids: Iterable[str] | None = 
                 raise
             time.sleep(0.2 * (attempt + 1))
     raise AssertionError("unreachable")
+
+
+def follow(settings: Settings, *, since: int | None = None) -> UpdateResult | None:
+    """Fold the silver.order_events versions after ``since`` (default: the version the table's
+    newest commit was computed from) into gold.orders_current; None when there was nothing new.
+
+    With no commit yet, every order is computed (a full rebuild)."""
+    ensure_table(settings)
+    options = settings.storage_options()
+    source = DeltaTable(table_uri(settings, tables.ORDER_EVENTS), storage_options=options)
+    current = source.version()
+    last = since if since is not None else followed_version(settings)
+    if last is None:
+        return update_orders_current(settings)
+    if current <= last:
+        return None
+    order_ids = _order_ids_added(settings, source, last)
+    if not order_ids:
+        return None
+    return update_orders_current(settings, order_ids)
+
+
+def followed_version(settings: Settings) -> int | None:
+    """The silver.order_events version gold.orders_current was last computed from, if any."""
+    target = DeltaTable(table_uri(settings), storage_options=settings.storage_options())
+    versions = [int(h["lakehouse.source_version"]) for h in target.history() if "lakehouse.source_version" in h]
+    return max(versions) if versions else None
+
+
+def _order_ids_added(settings: Settings, source: DeltaTable, since: int) -> list[str]:
+    """Order ids in the data files the source gained after version ``since`` (a compaction's
+    rewritten files count too: recomputing their orders changes nothing)."""
+    import pyarrow.dataset as ds
+
+    before = set(DeltaTable(source.table_uri, version=since, storage_options=settings.storage_options()).file_uris())
+    added = [uri for uri in source.file_uris() if uri not in before]
+    if not added:
+        return []
+    fs, _ = storage.filesystem(source.table_uri, settings)
+    paths = [storage.filesystem(uri, settings)[1] for uri in added]
+    ids = ds.dataset(paths, format="parquet", filesystem=fs).to_table(columns=["order_id"])["order_id"]
+    return sorted(set(ids.drop_null().to_pylist()))
 
 
 def read_orders_current(settings: Settings, *, version: int | None = None) -> pa.Table:

@@ -1,4 +1,4 @@
-"""Filesystem access for staging files, on local disk or S3, with explicit options."""
+"""Where the Delta tables are and how to reach them, on local disk or S3, with explicit options."""
 
 from __future__ import annotations
 
@@ -8,8 +8,21 @@ import pyarrow.fs as pafs
 from deltalake import DeltaTable
 from deltalake.exceptions import CommitFailedError, DeltaError
 
+from lakehouse import tables
 from lakehouse.config import Settings
 from lakehouse.tables import TableSpec
+
+
+def table_uri(settings: Settings, spec: TableSpec) -> str:
+    """Where this job's version of the table lives (readers resolve through lakehouse/catalog.py)."""
+    return f"{settings.tables_uri()}/{spec.path}"
+
+
+def ensure_tables(settings: Settings, specs: tuple[TableSpec, ...] = tables.ALL) -> None:
+    """Create every Delta table up front: the job's sink only appends to existing tables, and two
+    writers creating the same new table at once conflict."""
+    for spec in specs:
+        create_table_if_absent(settings, spec, table_uri(settings, spec))
 
 
 def filesystem(uri: str, settings: Settings) -> tuple[pafs.FileSystem, str]:
@@ -27,22 +40,6 @@ def filesystem(uri: str, settings: Settings) -> tuple[pafs.FileSystem, str]:
         )
         return fs, f"{parsed.netloc}{parsed.path}".rstrip("/")
     return pafs.LocalFileSystem(), uri.rstrip("/")
-
-
-def visible_files_with_size(fs: pafs.FileSystem, directory: str) -> list[tuple[str, int]]:
-    """Finished part files below ``directory`` and their sizes, sorted by path.
-
-    Flink hides in-progress files behind a leading dot; names starting with '_' are not data."""
-    try:
-        infos = fs.get_file_info(pafs.FileSelector(directory, recursive=True, allow_not_found=True))
-    except FileNotFoundError:
-        return []
-    files = [
-        (info.path, info.size)
-        for info in infos
-        if info.type == pafs.FileType.File and not info.base_name.startswith((".", "_"))
-    ]
-    return sorted(files)
 
 
 def create_table_if_absent(settings: Settings, spec: TableSpec, uri: str) -> None:

@@ -1,7 +1,7 @@
 """The lakehouse's tables: name, layer, columns, key and partitioning, in one place.
 
-Flink's staging sinks, the Delta committer and the tests all read these specs, so a column is
-declared once. Types are Flink SQL types; ``arrow_schema`` maps them for Delta.
+The job's Delta sinks, the readers and the tests all read these specs, so a column is declared
+once. Types are Flink SQL types; ``arrow_schema`` maps them for Delta.
 """
 
 from __future__ import annotations
@@ -38,8 +38,9 @@ class TableSpec:
         return self.name.split(".")[1]
 
     @property
-    def staging_name(self) -> str:
-        return "stage_" + self.name.replace(".", "_")
+    def sink_name(self) -> str:
+        """The job's temporary sink table for this Delta table."""
+        return "sink_" + self.name.replace(".", "_")
 
     @property
     def path(self) -> str:
@@ -236,10 +237,10 @@ QUALITY_RESULTS = TableSpec(
     description="one row per data-quality check of a table version; success=false marks it not validated",
 )
 
-# The tables Flink stages and the committer merges; they drive the job's sinks and the reference model.
+# The tables the Flink job writes; they drive the job's sinks and the reference model.
 ALL = (QUARANTINE, LATE_EVENTS, ORDER_EVENTS, ORDERS_ENRICHED, METRICS_1M, METRICS_5M, METRICS_1H, ANOMALIES)
 # Tables that Python code derives from those: the order read model (lakehouse/read_model.py, kept
-# up to date by the committer) and the data-quality verdicts (lakehouse/quality.py). Each is
+# up to date by its follower, `lakehouse follow`) and the data-quality verdicts (lakehouse/quality.py). Each is
 # created by its writer on first use.
 DERIVED = (ORDERS_CURRENT, QUALITY_RESULTS)
 BY_NAME = {spec.name: spec for spec in (*ALL, *DERIVED)}

@@ -296,9 +296,11 @@ def _cmd_register(args) -> int:
 
     settings = _settings(args)
     specs = tables.ALL
-    # The batch job's output, once it has been written.
-    if DeltaTable.is_deltatable(table_location(settings, DAILY_REPORT), storage_options=settings.storage_options()):
-        specs += (DAILY_REPORT,)
+    # Tables derived outside the job (the order read model, quality verdicts, the batch report),
+    # once they have been written.
+    for spec in (*tables.DERIVED, DAILY_REPORT):
+        if DeltaTable.is_deltatable(table_location(settings, spec), storage_options=settings.storage_options()):
+            specs += (spec,)
     with connect() as conn:
         outcome = register_tables(conn, settings, specs)
     unchanged = sum(1 for v in outcome.values() if v == "unchanged")

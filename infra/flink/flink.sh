@@ -37,6 +37,7 @@ Commands:
   start-taskmanager       start one more TaskManager, wait until it registers
   stop-taskmanager [N]    stop TaskManager N (default: the newest one)
   home                    print FLINK_HOME (bin/flink, conf/, lib/ for \`flink run -py\`)
+  connector-deps          print the jars the Delta connector needs beside Flink (Parquet, Hadoop client)
   cli ARGS...             run FLINK_HOME/bin/flink ARGS... against this cluster,
                           e.g. cli run -d -py jobs/x.py ; cli list ; cli stop --savepointPath s3://...
 
@@ -70,6 +71,16 @@ find_pyflink() {
 }
 
 # --- artifacts ----------------------------------------------------------------
+# The Parquet closure: the filesystem sink's format, and what the project's
+# Delta connector (connectors/delta) compiles and runs against. Prints its dir.
+parquet_closure() {
+  maven_closure flink-parquet \
+    --exclude 'org.apache.flink:*' --exclude 'org.slf4j:*' --exclude 'com.google.protobuf:*' \
+    "org.apache.flink:flink-parquet:$FLINK_MAVEN_VERSION" \
+    "org.apache.hadoop:hadoop-client-api:$FLINK_HADOOP_VERSION" \
+    "org.apache.hadoop:hadoop-client-runtime:$FLINK_HADOOP_VERSION"
+}
+
 # Prints one path per line: jars for lib/, then "plugin:<jar>" for plugins/.
 fetch_artifacts() {
   local dir j
@@ -79,11 +90,7 @@ fetch_artifacts() {
   # closure. Flink's own jars (provided by flink-dist) and logging are
   # excluded; the shaded Hadoop client supplies the Configuration classes
   # Parquet's writer needs.
-  dir=$(maven_closure flink-parquet \
-    --exclude 'org.apache.flink:*' --exclude 'org.slf4j:*' --exclude 'com.google.protobuf:*' \
-    "org.apache.flink:flink-parquet:$FLINK_MAVEN_VERSION" \
-    "org.apache.hadoop:hadoop-client-api:$FLINK_HADOOP_VERSION" \
-    "org.apache.hadoop:hadoop-client-runtime:$FLINK_HADOOP_VERSION")
+  dir=$(parquet_closure)
   for j in "$dir"/jars/*.jar; do printf '%s\n' "$j"; done
   printf 'plugin:%s\n' "$(maven_fetch org.apache.flink "$FLINK_S3_PLUGIN" "$FLINK_MAVEN_VERSION")"
 }
@@ -178,6 +185,10 @@ conf.update({
     # Sizes for a 2-core / 24 GiB dev machine shared with Kafka, S3, Trino.
     "jobmanager.memory.process.size": e["FLINK_JM_MEMORY"],
     "taskmanager.memory.process.size": e["FLINK_TM_MEMORY"],
+    # Every job loads its own copy of flink-python (Beam), the UDF and connector jars into
+    # metaspace; the 256m default ran out after about seven pipeline submissions on one
+    # TaskManager ("OutOfMemoryError: Metaspace", the TaskManager exits).
+    "taskmanager.memory.jvm-metaspace.size": e["FLINK_TM_METASPACE"],
     "taskmanager.numberOfTaskSlots": int(e["FLINK_TM_SLOTS"]),
     "parallelism.default": 1,
     # State and fault tolerance: RocksDB, incremental checkpoints on S3, and
@@ -429,6 +440,16 @@ main() {
   start-taskmanager) cmd_start_taskmanager ;;
   stop-taskmanager) cmd_stop_taskmanager "$@" ;;
   home) printf '%s\n' "$FLINK_HOME_DIR" ;;
+  connector-deps)
+    # The jars the Delta connector needs beside Flink's own (a session
+    # cluster has them in lib/; the embedded mini-cluster takes them as
+    # pipeline.jars). One path per line.
+    local dir
+    dir=$(LH_QUIET=1 parquet_closure)
+    for j in "$dir"/jars/*.jar; do
+      [[ $(basename "$j") == flink-parquet-* ]] || printf '%s\n' "$j"
+    done
+    ;;
   cli) cmd_cli "$@" ;;
   -h | --help | help) usage ;;
   *) usage >&2; exit 2 ;;

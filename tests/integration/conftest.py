@@ -28,6 +28,15 @@ def _stack(command: str, *, timeout: float) -> subprocess.CompletedProcess:
     return subprocess.run([str(STACK), command], capture_output=True, text=True, timeout=timeout, env=env)
 
 
+def pytest_collection_modifyitems(items):
+    """Tiers: a test that uses the local stack is marked ``stack``; the other integration tests
+    run the Flink mini-cluster only and are marked ``minicluster`` (``make test-minicluster``)."""
+    for item in items:
+        if "integration" not in item.keywords:
+            continue
+        item.add_marker(pytest.mark.stack if "local_stack" in item.fixturenames else pytest.mark.minicluster)
+
+
 @pytest.fixture(scope="session")
 def local_stack():
     """Bring the stack up (installing it on first use); yield; take it down if we brought it up."""

@@ -1,18 +1,17 @@
-"""Helpers for the bug-fix drills on the local stack: a run with its own topics, tables, staging
-and job name, a committer thread, partial production, and waits on table contents."""
+"""Helpers for the bug-fix drills on the local stack: a run with its own topics, tables and job
+name, partial production, and waits on table contents (the jobs' Delta sinks commit them)."""
 
 from __future__ import annotations
 
 import re
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from lakehouse import committer, config, flink_cluster, generator, producer, tables
+from lakehouse import config, flink_cluster, generator, producer, storage, tables
 from lakehouse.config import Settings
 from tests.compare import read_rows
 
@@ -22,12 +21,10 @@ PRODUCE_RATE = 1_500  # events per second
 
 @dataclass
 class DrillRun:
-    """One drill's isolated names on the shared stack, and its committer threads."""
+    """One drill's isolated names on the shared stack."""
 
     settings: Settings
     failures: list[BaseException] = field(default_factory=list)
-    _stops: list[threading.Event] = field(default_factory=list)
-    _threads: list[threading.Thread] = field(default_factory=list)
 
     @classmethod
     def create(cls, name: str) -> DrillRun:
@@ -36,7 +33,6 @@ class DrillRun:
             "local",
             topic_prefix=f"{name}{run}-",
             table_root=f"s3://lakehouse/{name}-{run}/tables",
-            staging_root=f"s3://lakehouse/{name}-{run}/staging",
             job_name=f"{name}-{run}",
             checkpoint_interval_ms=3000,
         )
@@ -48,7 +44,6 @@ class DrillRun:
         return {
             "LAKEHOUSE_TOPIC_PREFIX": s.topic_prefix,
             "LAKEHOUSE_TABLE_ROOT": s.table_root,
-            "LAKEHOUSE_STAGING_ROOT": s.staging_root,
             "LAKEHOUSE_JOB_NAME": s.job_name,
             "LAKEHOUSE_CHECKPOINT_INTERVAL_MS": str(s.checkpoint_interval_ms),
             "LAKEHOUSE_CURRENCY_UDF_VERSION": str(s.currency_udf_version),
@@ -59,33 +54,9 @@ class DrillRun:
     def with_(self, **changes) -> Settings:
         return replace(self.settings, **changes)
 
-    def start_committer(self, settings: Settings) -> None:
-        """Commit the staging files of ``settings`` (one job's tables) every 2 s in a thread."""
-        committer.ensure_tables(settings)
-        stop = threading.Event()
-
-        def loop() -> None:
-            while not stop.is_set():
-                try:
-                    committer.commit_pending(settings)
-                except BaseException as error:  # noqa: BLE001 - surfaced by check()
-                    self.failures.append(error)
-                    return
-                time.sleep(2)
-
-        thread = threading.Thread(target=loop, daemon=True)
-        thread.start()
-        self._stops.append(stop)
-        self._threads.append(thread)
-
-    def stop_committers(self) -> None:
-        """Stop every committer thread after its current pass."""
-        for stop in self._stops:
-            stop.set()
-        for thread in self._threads:
-            thread.join(timeout=120)
-        self._stops.clear()
-        self._threads.clear()
+    def prepare_tables(self, settings: Settings) -> None:
+        """Create the tables of ``settings`` (one job's): the job's Delta sinks append to existing tables."""
+        storage.ensure_tables(settings)
 
     def check(self) -> None:
         assert not self.failures, self.failures
@@ -157,7 +128,7 @@ def event_ids(dataset: generator.Dataset) -> set[str]:
 
 
 def key_set(settings: Settings, spec: tables.TableSpec) -> list[tuple]:
-    rows = read_rows(committer.table_uri(settings, spec), spec, storage_options=settings.storage_options())
+    rows = read_rows(storage.table_uri(settings, spec), spec, storage_options=settings.storage_options())
     return [tuple(row[k] for k in spec.key) for row in rows]
 
 
@@ -178,17 +149,6 @@ def wait_until(predicate, *, timeout: float, what: str, run: DrillRun, poll: flo
 
 def counts(settings: Settings) -> dict[str, int]:
     return {spec.name: len(key_set(settings, spec)) for spec in tables.ALL}
-
-
-def pending_staging_files(settings: Settings) -> dict[str, int]:
-    """Visible staging files per table that the committer has not merged yet."""
-    from lakehouse import ledger
-
-    out = {}
-    for spec in tables.ALL:
-        fs, directory, book = committer.staging_ledger(settings, spec)
-        out[spec.name] = len(ledger.pending_files(fs, directory, book))
-    return out
 
 
 def counts_reached(settings: Settings, expected: dict[str, int]) -> bool:

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from lakehouse import catalog, committer, fingerprint, flink_cluster, generator, rules, tables
+from lakehouse import catalog, fingerprint, flink_cluster, generator, rules, storage, tables
 from tests.compare import diff, read_rows
 from tests.integration.drill_support import (
     DrillRun,
@@ -22,7 +22,6 @@ from tests.integration.drill_support import (
     counts_reached,
     event_ids,
     key_set,
-    pending_staging_files,
     quiet_seam,
     split_by_arrival,
     submitted_job_id,
@@ -57,7 +56,7 @@ def test_compatible_fix_restores_from_a_savepoint_with_no_gap_and_no_duplicate(l
     expected = {spec.name: len(model.tables[spec.name]) for spec in tables.ALL}
     silver_before = {k for k in model.tables[tables.ORDER_EVENTS.name] if k[0] in first_ids}
 
-    run.start_committer(run.settings)
+    run.prepare_tables(run.settings)
     timings = {}
     started = time.monotonic()
     try:
@@ -69,7 +68,8 @@ def test_compatible_fix_restores_from_a_savepoint_with_no_gap_and_no_duplicate(l
             what="the events before the seam in silver",
             run=run,
         )
-        # The committer keeps committing across the stop and the restore, as in production.
+        # The job's sinks commit the savepoint's files when it completes; the restored job finds
+        # them committed (their transaction ids are in the log) and commits them no second time.
         savepoint, recorded = fingerprint.stop_with_savepoint(run.settings, job_id)
         assert recorded, "the job recorded no state fingerprint"
         _progress(timings, "stopped with savepoint", started)
@@ -82,22 +82,16 @@ def test_compatible_fix_restores_from_a_savepoint_with_no_gap_and_no_duplicate(l
         _progress(timings, "restored", started)
         wait_until(lambda: counts_reached(run.settings, expected), timeout=180, what="every table", run=run, fail=False)
         _progress(timings, "complete", started)
-        print(
-            f"counts {counts(run.settings)}, expected {expected}, "
-            f"staging files not merged yet {pending_staging_files(run.settings)}",
-            flush=True,
-        )
+        print(f"counts {counts(run.settings)}, expected {expected}", flush=True)
     finally:
         run.cancel_running()
-        run.stop_committers()
     run.check()
-    committer.commit_pending(run.settings)
 
     problems = []
     actual = {}
     for spec in tables.ALL:
         actual[spec.name] = read_rows(
-            committer.table_uri(run.settings, spec), spec, storage_options=run.settings.storage_options()
+            storage.table_uri(run.settings, spec), spec, storage_options=run.settings.storage_options()
         )
         problems += diff(spec, actual[spec.name], model.tables[spec.name])
 
@@ -142,7 +136,7 @@ def test_incompatible_fix_is_refused_before_restore_then_replayed_and_readers_sw
     expected = {spec.name: len(model_fixed.tables[spec.name]) for spec in tables.ALL}
     assert expected == {spec.name: len(model_buggy.tables[spec.name]) for spec in tables.ALL}
 
-    run.start_committer(buggy)
+    run.prepare_tables(buggy)
     timings = {}
     started = time.monotonic()
     try:
@@ -150,7 +144,6 @@ def test_incompatible_fix_is_refused_before_restore_then_replayed_and_readers_sw
         produced = run.produce(dataset)
         wait_until(lambda: counts_reached(buggy, expected), timeout=240, what="the buggy job's tables", run=run)
         _progress(timings, "buggy job complete", started)
-        run.stop_committers()  # its tables are complete
         savepoint, recorded = fingerprint.stop_with_savepoint(buggy, job_id)
         assert recorded
 
@@ -174,8 +167,8 @@ def test_incompatible_fix_is_refused_before_restore_then_replayed_and_readers_sw
         replayed = run.cli("replay", "--table-version", "v2", settings=fixed)
         assert replayed.returncode == 0, replayed.stdout[-3000:] + replayed.stderr[-3000:]
         replay_id = submitted_job_id(replayed.stdout)
-        run.start_committer(replay)
-        assert catalog.resolve(run.settings, tables.METRICS_5M) == committer.table_uri(buggy, tables.METRICS_5M)
+        run.prepare_tables(replay)
+        assert catalog.resolve(run.settings, tables.METRICS_5M) == storage.table_uri(buggy, tables.METRICS_5M)
         wait_until(lambda: counts_reached(replay, expected), timeout=180, what="the replayed tables", run=run)
         _progress(timings, "replay complete", started)
         assert flink_cluster.job_state(run.settings, replay_id) == "RUNNING"
@@ -183,16 +176,14 @@ def test_incompatible_fix_is_refused_before_restore_then_replayed_and_readers_sw
         assert switched.returncode == 0, switched.stdout[-3000:] + switched.stderr[-3000:]
     finally:
         run.cancel_running()
-        run.stop_committers()
     run.check()
-    committer.commit_pending(replay)
 
     problems, corrected = [], 0
     for spec in tables.ALL:
-        old = read_rows(committer.table_uri(buggy, spec), spec, storage_options=run.settings.storage_options())
+        old = read_rows(storage.table_uri(buggy, spec), spec, storage_options=run.settings.storage_options())
         problems += [f"before the fix: {p}" for p in diff(spec, old, model_buggy.tables[spec.name])]
         location = catalog.resolve(run.settings, spec)
-        assert location == committer.table_uri(replay, spec)
+        assert location == storage.table_uri(replay, spec)
         new = read_rows(location, spec, storage_options=run.settings.storage_options())
         problems += [f"after the switch: {p}" for p in diff(spec, new, model_fixed.tables[spec.name])]
         old_by_key = {tuple(r[k] for k in spec.key): r for r in old}

@@ -1,18 +1,21 @@
 """The embedded pipeline on the Flink mini-cluster, compared with the reference model.
 
-One scenario, in order: a run stopped abruptly after its first commits, a full run over the same
-tables (a restart without state), then a third run of the same input (a re-run). After each full
-run every table must equal the reference model exactly once per key.
+One scenario, in order: a run stopped abruptly after its first commits, a second run over the same
+tables (it resumes from the first run's last retained checkpoint: the job's Delta sink skips what
+that checkpoint had already committed), then a third run of the same input (a re-run, which finds
+the input committed and does nothing). After each full run every table must equal the reference
+model exactly once per key.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import pytest
 from deltalake import DeltaTable
 
-from lakehouse import committer, config, embedded, generator, rules, tables
+from lakehouse import config, embedded, generator, rules, storage, tables
 from tests.compare import diff, read_rows
 from tests.reference import Model
 
@@ -38,7 +41,7 @@ def model(settings):
 def _assert_tables_match(settings, model) -> dict[str, int]:
     counts, problems = {}, []
     for spec in tables.ALL:
-        rows = read_rows(committer.table_uri(settings, spec), spec)
+        rows = read_rows(storage.table_uri(settings, spec), spec)
         counts[spec.name] = len(rows)
         problems += diff(spec, rows, model.tables[spec.name])
     assert not problems, "\n".join(problems)
@@ -55,6 +58,7 @@ def restarted_run(settings):
         stop_when=lambda inserted: inserted["silver.order_events"] > 0,
     )
     assert 0 < first["silver.order_events"] < 200_000, "the first run must stop part-way"
+    assert embedded.RunRecord(settings).latest_checkpoint() is not None, "the cancelled run left a checkpoint"
     second = embedded.run_pipeline(settings)
     return first, second
 
@@ -70,15 +74,17 @@ def test_a_restarted_run_writes_every_row_exactly_once(settings, model, restarte
 
 
 def test_a_second_run_of_the_same_input_adds_no_row(settings, model, restarted_run):
-    versions = {spec.name: DeltaTable(committer.table_uri(settings, spec)).version() for spec in tables.ALL}
-    inserted = embedded.run_pipeline(settings)
+    versions = {spec.name: DeltaTable(storage.table_uri(settings, spec)).version() for spec in tables.ALL}
+    lines: list[str] = []
+    inserted = embedded.run_pipeline(settings, log=lines.append)
+    assert any("already committed" in line for line in lines), lines
     assert inserted == {spec.name: 0 for spec in tables.ALL}
-    assert versions == {spec.name: DeltaTable(committer.table_uri(settings, spec)).version() for spec in tables.ALL}
+    assert versions == {spec.name: DeltaTable(storage.table_uri(settings, spec)).version() for spec in tables.ALL}
     _assert_tables_match(settings, model)
 
 
 def test_enrichment_follows_a_region_change_in_the_middle_of_the_stream(settings, model, restarted_run):
-    rows = read_rows(committer.table_uri(settings, tables.ORDERS_ENRICHED), tables.ORDERS_ENRICHED)
+    rows = read_rows(storage.table_uri(settings, tables.ORDERS_ENRICHED), tables.ORDERS_ENRICHED)
     regions_per_customer: dict[str, set[str]] = {}
     for row in rows:
         regions_per_customer.setdefault(row["customer_id"], set()).add(row["region"])
@@ -91,7 +97,7 @@ def test_enrichment_follows_a_region_change_in_the_middle_of_the_stream(settings
 
 
 def test_the_injected_anomalies_are_found_and_the_static_rules_fire_nowhere_else(settings, restarted_run):
-    rows = read_rows(committer.table_uri(settings, tables.ANOMALIES), tables.ANOMALIES)
+    rows = read_rows(storage.table_uri(settings, tables.ANOMALIES), tables.ANOMALIES)
     region, category, first, last, _ = GEN.spike
     spike = {(r["window_start"].minute, r["region"], r["category"]) for r in rows if r["rule_id"] == "revenue_spike_1m"}
     assert spike == {(minute, region, category) for minute in range(first, last + 1)}
@@ -103,8 +109,16 @@ def test_the_injected_anomalies_are_found_and_the_static_rules_fire_nowhere_else
     assert (first, region, category) in adaptive, "the adaptive rule sees the spike's first minute"
 
 
-def test_every_commit_names_its_job_and_sequence(settings, restarted_run):
-    table = DeltaTable(committer.table_uri(settings, tables.ORDERS_ENRICHED))
-    merges = [h for h in table.history() if h.get("operation") == "MERGE"]
-    assert merges and all(h["lakehouse.job"] == settings.job_name for h in merges)
-    assert table.transaction_version(f"{settings.job_name}/{tables.ORDERS_ENRICHED.name}") == len(merges)
+def test_every_commit_carries_the_transaction_of_the_writer_that_made_it(settings, restarted_run):
+    table = DeltaTable(storage.table_uri(settings, tables.ORDERS_ENRICHED))
+    appends = [h for h in table.history() if h.get("operation") == "STREAMING UPDATE"]
+    assert appends, "the job's sink committed"
+    prefix = f"{settings.job_name}/{tables.ORDERS_ENRICHED.name}/"
+    transactions = [json.loads(h["lakehouse.transactions"]) for h in appends]
+    assert all(app_id.startswith(prefix) for t in transactions for app_id in t)
+    # Two runs (the first cancelled, the second resuming): two Flink jobs, two app ids.
+    jobs = {app_id.split("/")[2] for t in transactions for app_id in t}
+    assert len(jobs) == 2, jobs
+    for t in transactions:
+        for app_id, version in t.items():
+            assert table.transaction_version(app_id) >= version

@@ -1,5 +1,6 @@
 """Exactly once under failure: TaskManagers killed with SIGKILL mid-stream, then a stop with a
-savepoint and a restore, while events flow from Kafka and the committer keeps committing.
+savepoint and a restore, while events flow from Kafka and the job's Delta sinks commit at every
+checkpoint (a restored job meets committables it may already have committed, and skips them).
 
 At the end every event must be in silver exactly once (by event id), every window row exactly
 once, and every table must equal the reference model.
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse import committer, flink_cluster, generator, producer, rules, tables
+from lakehouse import flink_cluster, generator, producer, rules, storage, tables
 from tests.compare import diff, read_rows
 from tests.integration.drill_support import DrillRun
 from tests.reference import Model
@@ -107,7 +108,7 @@ def _start_taskmanager() -> None:
 
 
 def test_every_event_and_window_lands_once_across_kills_and_a_savepoint_restore(local_stack):
-    drill = DrillRun.create("eo")  # isolated topics, tables, staging and job name on the shared stack
+    drill = DrillRun.create("eo")  # isolated topics, tables and job name on the shared stack
     settings, env = drill.settings, drill.env()
     run = settings.job_name.removeprefix("eo-")
     dataset = generator.generate(GEN)
@@ -115,20 +116,10 @@ def test_every_event_and_window_lands_once_across_kills_and_a_savepoint_restore(
     order_events = sum(1 for r in dataset.orders)
     assert order_events >= 100_000
     producer.ensure_topics(settings.kafka_bootstrap, settings.topic_prefix)
-    committer.ensure_tables(settings)
+    storage.ensure_tables(settings)
     job_id = flink_cluster.submit(settings, env=env)
 
-    stop = threading.Event()
     failures: list[BaseException] = []
-
-    def commit_loop() -> None:
-        while not stop.is_set():
-            try:
-                committer.commit_pending(settings)
-            except BaseException as error:  # noqa: BLE001 - surfaced by the assertion below
-                failures.append(error)
-                return
-            time.sleep(2)
 
     def produce() -> None:
         try:
@@ -143,9 +134,7 @@ def test_every_event_and_window_lands_once_across_kills_and_a_savepoint_restore(
         except BaseException as error:  # noqa: BLE001
             failures.append(error)
 
-    committing = threading.Thread(target=commit_loop, daemon=True)
     producing = threading.Thread(target=produce, daemon=True)
-    committing.start()
     started = time.monotonic()
     producing.start()
     killed, savepoint, counts = [], None, {}
@@ -172,17 +161,14 @@ def test_every_event_and_window_lands_once_across_kills_and_a_savepoint_restore(
             time.sleep(5)
             counts = {spec.name: _count(settings, spec) for spec in tables.ALL}
     finally:
-        stop.set()
         if flink_cluster.job_state(settings, job_id) == "RUNNING":
             flink_cluster.cancel(settings, job_id)
         producing.join(timeout=300)
-        committing.join(timeout=120)
     assert not failures, failures
-    committer.commit_pending(settings)
 
     problems = []
     for spec in tables.ALL:
-        rows = read_rows(committer.table_uri(settings, spec), spec, storage_options=settings.storage_options())
+        rows = read_rows(storage.table_uri(settings, spec), spec, storage_options=settings.storage_options())
         problems += diff(spec, rows, model.tables[spec.name])
     print(
         f"killed TaskManagers {killed} at {killed_at} s (planned {[round(t) for t in kill_times]}), "
@@ -193,4 +179,4 @@ def test_every_event_and_window_lands_once_across_kills_and_a_savepoint_restore(
 
 
 def _count(settings, spec) -> int:
-    return len(read_rows(committer.table_uri(settings, spec), spec, storage_options=settings.storage_options()))
+    return len(read_rows(storage.table_uri(settings, spec), spec, storage_options=settings.storage_options()))

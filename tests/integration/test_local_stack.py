@@ -1,6 +1,7 @@
-"""The pipeline on the real local stack: Kafka -> `flink run` on the session cluster -> Delta on S3.
+"""The pipeline on the real local stack: Kafka -> `flink run` on the session cluster -> Delta on S3,
+committed by the job's own Delta sinks.
 
-Each test uses its own topics, table root, staging root and job name, so runs never see each
+Each test uses its own topics, table root and job name, so runs never see each
 other's data. The tables must reach the reference model's content exactly once per key.
 """
 
@@ -15,7 +16,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from lakehouse import committer, config, flink_cluster, generator, producer, rules, tables
+from lakehouse import config, flink_cluster, generator, producer, rules, storage, tables
 from tests.compare import diff, read_rows
 from tests.reference import Model
 
@@ -33,7 +34,6 @@ def run_settings(local_stack):
         "local",
         topic_prefix=f"it{run}-",
         table_root=f"s3://lakehouse/it-{run}/tables",
-        staging_root=f"s3://lakehouse/it-{run}/staging",
         job_name=f"it-{run}",
     )
 
@@ -42,7 +42,6 @@ def _env(settings: config.Settings) -> dict[str, str]:
     return {
         "LAKEHOUSE_TOPIC_PREFIX": settings.topic_prefix,
         "LAKEHOUSE_TABLE_ROOT": settings.table_root,
-        "LAKEHOUSE_STAGING_ROOT": settings.staging_root,
         "LAKEHOUSE_JOB_NAME": settings.job_name,
     }
 
@@ -54,17 +53,16 @@ def pipeline_on_stack(run_settings):
     model = Model(dataset, rules.load(settings.rules_file))
     producer.ensure_topics(settings.kafka_bootstrap, settings.topic_prefix)
     produced = producer.produce(dataset, bootstrap=settings.kafka_bootstrap, prefix=settings.topic_prefix, log=print)
-    committer.ensure_tables(settings)
+    storage.ensure_tables(settings)
     job_id = flink_cluster.submit(settings, env=_env(settings))
     expected = {spec.name: len(model.tables[spec.name]) for spec in tables.ALL}
     counts: dict[str, int] = {}
     deadline = time.monotonic() + DEADLINE_SECONDS
     try:
         while time.monotonic() < deadline:
-            committer.commit_pending(settings)
             counts = {
                 spec.name: len(
-                    read_rows(committer.table_uri(settings, spec), spec, storage_options=settings.storage_options())
+                    read_rows(storage.table_uri(settings, spec), spec, storage_options=settings.storage_options())
                 )
                 for spec in tables.ALL
             }
@@ -83,7 +81,7 @@ def test_flink_run_job_writes_the_reference_tables_to_s3_exactly_once(pipeline_o
     print(f"produced {produced:,} events; table rows {counts}")
     problems = []
     for spec in tables.ALL:
-        rows = read_rows(committer.table_uri(settings, spec), spec, storage_options=settings.storage_options())
+        rows = read_rows(storage.table_uri(settings, spec), spec, storage_options=settings.storage_options())
         problems += diff(spec, rows, model.tables[spec.name])
     assert not problems, "\n".join(problems)
     assert counts == expected

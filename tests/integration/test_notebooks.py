@@ -20,7 +20,7 @@ import pytest
 from deltalake import write_deltalake
 from nbclient import NotebookClient
 
-from lakehouse import committer, config, embedded, generator, tables, training
+from lakehouse import config, embedded, generator, storage, tables, training
 
 pytestmark = pytest.mark.integration
 
@@ -136,7 +136,7 @@ def test_the_training_set_is_rebuilt_identically_from_its_manifest(executed, lak
         ],
         schema=tables.METRICS_5M.arrow_schema(),
     )
-    write_deltalake(committer.table_uri(lake, tables.METRICS_5M), extra, mode="append")
+    write_deltalake(storage.table_uri(lake, tables.METRICS_5M), extra, mode="append")
 
     rebuilt = training.rebuild_from_manifest(built / "manifest.json", tmp_path / "rebuilt")
     again, _ = training.load_training_set(tmp_path / "rebuilt")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
-from lakehouse import committer, quality, read_model, tables, training
+from lakehouse import quality, read_model, storage, tables, training
 from tests.integration.test_notebooks import copy_of_pipeline_lake
 
 pytestmark = pytest.mark.integration
@@ -27,7 +27,7 @@ def clean_verdicts(lake):
 
 
 def _delta(settings, spec) -> DeltaTable:
-    return DeltaTable(committer.table_uri(settings, spec))
+    return DeltaTable(storage.table_uri(settings, spec))
 
 
 def test_the_pipeline_output_passes_every_suite(lake, clean_verdicts):

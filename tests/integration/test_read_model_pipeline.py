@@ -1,13 +1,13 @@
 """gold.orders_current on a real pipeline run, compared with the independent fold: built commit by
-commit as the committer hook does, then after replaying every event twice, and (once the hook is
-in lakehouse/committer.py) as the pipeline itself maintains it, across a re-run of the input."""
+commit, then after replaying every event twice, and as its follower keeps it beside the running
+job (``read_model.follow``), across a re-run of the input."""
 
 from __future__ import annotations
 
 import pytest
 from deltalake import DeltaTable
 
-from lakehouse import committer, embedded, read_model, tables
+from lakehouse import embedded, read_model, storage, tables
 from tests.integration.test_notebooks import copy_of_pipeline_lake
 from tests.unit.test_read_model import compare, expected_orders
 
@@ -20,7 +20,7 @@ def lake(tmp_path_factory):
 
 
 def _events(settings, version: int | None = None) -> list[dict]:
-    table = DeltaTable(committer.table_uri(settings, tables.ORDER_EVENTS), version=version)
+    table = DeltaTable(storage.table_uri(settings, tables.ORDER_EVENTS), version=version)
     return table.to_pyarrow_table().to_pylist()
 
 
@@ -35,7 +35,7 @@ def _version(settings) -> int:
 def test_built_commit_by_commit_it_equals_the_fold_and_replays_change_nothing(lake):
     if DeltaTable.is_deltatable(read_model.table_uri(lake)):
         DeltaTable(read_model.table_uri(lake)).delete()  # start empty, whatever the pipeline left
-    log = DeltaTable(committer.table_uri(lake, tables.ORDER_EVENTS))
+    log = DeltaTable(storage.table_uri(lake, tables.ORDER_EVENTS))
     seen: set[str] = set()
     for version in range(1, log.version() + 1):  # each commit of the log, as the hook sees them
         batch = [e for e in _events(lake, version) if e["event_id"] not in seen]
@@ -57,13 +57,26 @@ def test_built_commit_by_commit_it_equals_the_fold_and_replays_change_nothing(la
     assert any(row["compensated"] for row in _current(lake))
 
 
-def test_the_committer_keeps_it_current_across_a_rerun(tmp_path_factory):
-    settings = copy_of_pipeline_lake(tmp_path_factory, "read-model-hook")
-    if not DeltaTable.is_deltatable(read_model.table_uri(settings)):
-        pytest.skip("lakehouse/committer.py does not call read_model.update_orders_current yet (see docs/notebooks.md)")
+def test_the_follower_keeps_it_current_beside_the_job_and_across_a_rerun(tmp_path_factory):
+    settings = copy_of_pipeline_lake(tmp_path_factory, "read-model-follower")
+    assert DeltaTable.is_deltatable(read_model.table_uri(settings)), "the run's follower built the read model"
     assert compare(_current(settings), expected_orders(_events(settings))) == []
+    silver = DeltaTable(storage.table_uri(settings, tables.ORDER_EVENTS)).version()
+    assert read_model.followed_version(settings) <= silver
+    again = read_model.follow(settings)  # caught up: nothing, or a recompute that changes nothing
+    assert again is None or (again.inserted, again.updated, again.deleted) == (0, 0, 0)
     before = _version(settings)
-    inserted = embedded.run_pipeline(settings)  # the same input again: a replay end to end
+    inserted = embedded.run_pipeline(settings)  # the same input again: nothing to do
     assert inserted[tables.ORDER_EVENTS.name] == 0
     assert _version(settings) == before
     assert compare(_current(settings), expected_orders(_events(settings))) == []
+
+
+def test_the_follower_reads_only_the_versions_it_has_not_seen(lake):
+    log = DeltaTable(storage.table_uri(lake, tables.ORDER_EVENTS))
+    middle = log.version() // 2
+    before = {e["event_id"] for e in _events(lake, middle)}
+    touched = {e["order_id"] for e in _events(lake) if e["event_id"] not in before}
+    result = read_model.follow(lake, since=middle)
+    assert result is not None and result.orders == len(touched) < len(expected_orders(_events(lake)))
+    assert compare(_current(lake), expected_orders(_events(lake))) == []

@@ -18,7 +18,7 @@ from collections import defaultdict
 import pytest
 
 from jobs import orders_speed
-from lakehouse import committer, config, flink_cluster, generator, producer, rules, tables
+from lakehouse import config, flink_cluster, generator, producer, rules, storage, tables
 from lakehouse.serve import rows as R
 from tests.compare import diff, read_rows
 from tests.integration.serve_support import (
@@ -69,7 +69,6 @@ def speed_run(local_stack, redis_server, browser):  # noqa: F811
         "local",
         topic_prefix=f"ss{run}-",
         table_root=f"s3://lakehouse/ss-{run}/tables",
-        staging_root=f"s3://lakehouse/ss-{run}/staging",
         job_name=f"ss-{run}",
         serving_topics=True,
     )
@@ -77,7 +76,7 @@ def speed_run(local_stack, redis_server, browser):  # noqa: F811
     model = Model(dataset, rules.load(settings.rules_file))
     producer.ensure_topics(settings.kafka_bootstrap, settings.topic_prefix)
     orders_speed.ensure_topics(settings)
-    committer.ensure_tables(settings)
+    storage.ensure_tables(settings)
     serve_env = {
         "LAKEHOUSE_PROFILE": "local",
         "LAKEHOUSE_TOPIC_PREFIX": settings.topic_prefix,
@@ -90,7 +89,6 @@ def speed_run(local_stack, redis_server, browser):  # noqa: F811
         job_env = {
             "LAKEHOUSE_TOPIC_PREFIX": settings.topic_prefix,
             "LAKEHOUSE_TABLE_ROOT": settings.table_root,
-            "LAKEHOUSE_STAGING_ROOT": settings.staging_root,
             "LAKEHOUSE_JOB_NAME": settings.job_name,
             "LAKEHOUSE_SERVING_TOPICS": "true",
         }
@@ -101,7 +99,6 @@ def speed_run(local_stack, redis_server, browser):  # noqa: F811
         counts: dict[str, int] = {}
         try:
             while time.monotonic() < deadline:
-                committer.commit_pending(settings, SPEED_TABLES)
                 counts = {spec.name: len(_gold(settings, spec)) for spec in SPEED_TABLES}
                 if counts == expected:
                     break
@@ -117,7 +114,7 @@ def speed_run(local_stack, redis_server, browser):  # noqa: F811
 
 
 def _gold(settings, spec) -> list[dict]:
-    return read_rows(committer.table_uri(settings, spec), spec, storage_options=settings.storage_options())
+    return read_rows(storage.table_uri(settings, spec), spec, storage_options=settings.storage_options())
 
 
 def _topic(settings, topic: orders_speed.SpeedTopic) -> list[tuple[dict, dict]]:

@@ -12,6 +12,7 @@ more than the 24 hours the hourly report keeps, in about two minutes of pipeline
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import uuid
@@ -20,16 +21,19 @@ from datetime import timedelta
 from fractions import Fraction
 
 import boto3
+import polars as pl
 import pytest
 import trino
 from botocore.config import Config
 from deltalake import DeltaTable
 
-from lakehouse import batch_report, committer, config, embedded, generator, rules, tables
+from lakehouse import batch_report, config, embedded, generator, maintenance, rules, storage, tables
 from lakehouse import trino as lakehouse_trino
+from tests import delta_tool
 from tests.compare import diff, read_rows
 from tests.integration.trino_fixtures import trino_server  # noqa: F401 - a fixture
 from tests.reference import Model
+from tests.unit.test_delta_sink import _events
 
 pytestmark = pytest.mark.integration
 
@@ -62,15 +66,9 @@ def model(settings) -> Model:
 @pytest.fixture(scope="module")
 def pipeline(settings) -> dict[str, int]:
     embedded.prepare_input(settings, GEN)
-    # The job takes a few seconds for this input, so a commit pass can find all of it at once;
-    # committing one part file per table per pass gives every table several versions to
-    # time-travel to, the first holding fewer rows than the last.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(committer, "MAX_FILES_PER_COMMIT", 1)
-        inserted = embedded.run_pipeline(settings, poll_seconds=1.0)
-        while results := committer.commit_pending(settings):  # what the last pass left
-            for result in results:
-                inserted[result.table] += result.rows_inserted
+    # The job's sinks commit at every checkpoint (every 200 ms here): every table gets several
+    # versions to time-travel to, the first holding fewer rows than the last.
+    inserted = embedded.run_pipeline(settings, poll_seconds=1.0)
     assert inserted["silver.order_events"] > 0
     return inserted
 
@@ -238,7 +236,7 @@ def expected_data_freshness(model: Model, settings: config.Settings) -> list[dic
     out = []
     for spec in sorted(tables.ALL, key=lambda s: s.name):
         rows = _rows(model, spec)
-        history = DeltaTable(committer.table_uri(settings, spec), storage_options=settings.storage_options()).history()
+        history = DeltaTable(storage.table_uri(settings, spec), storage_options=settings.storage_options()).history()
         times = [row[_EVENT_TIME[spec.name]] for row in rows if row[_EVENT_TIME[spec.name]] is not None]
         latest_commit_ms = max(entry["timestamp"] for entry in history)
         out.append(
@@ -302,7 +300,7 @@ def test_every_report_has_a_reference():
 def test_tables_on_s3_equal_the_reference_model(settings, model, pipeline):
     problems = []
     for spec in tables.ALL:
-        rows = read_rows(committer.table_uri(settings, spec), spec, storage_options=settings.storage_options())
+        rows = read_rows(storage.table_uri(settings, spec), spec, storage_options=settings.storage_options())
         problems += diff(spec, rows, model.tables[spec.name])
     assert not problems, "\n".join(problems)
 
@@ -363,7 +361,7 @@ def test_batch_report_at_older_versions_agrees_with_trino_time_travel(conn, sett
 
 def test_batch_report_on_the_same_versions_writes_nothing(settings, batch):
     table = DeltaTable(
-        committer.table_uri(settings, batch_report.DAILY_REPORT), storage_options=settings.storage_options()
+        storage.table_uri(settings, batch_report.DAILY_REPORT), storage_options=settings.storage_options()
     )
     again = batch_report.run(settings)
     assert again.version is None
@@ -373,7 +371,7 @@ def test_batch_report_on_the_same_versions_writes_nothing(settings, batch):
 
 @pytest.mark.parametrize("spec", [tables.ORDER_EVENTS, tables.ANOMALIES], ids=lambda s: s.name)
 def test_trino_time_travel_reads_what_deltalake_reads(conn, settings, spec):
-    uri = committer.table_uri(settings, spec)
+    uri = storage.table_uri(settings, spec)
     options = settings.storage_options()
     latest = DeltaTable(uri, storage_options=options).version()
     assert latest >= 2, "needs an older version with rows"
@@ -403,3 +401,39 @@ def test_trino_cannot_write_to_s3(conn, settings):
     listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/gold/")
     assert not [item["Key"] for item in listed.get("Contents", []) if "trino_write_probe" in item["Key"]]
     assert "trino_write_probe" not in {row[0] for row in lakehouse_trino.query(conn, "show tables from gold").rows}
+
+
+def test_every_reader_reads_log_checkpoints_of_delta_rs_and_of_the_sink(conn, settings):
+    # Runs last: it adds rows to silver.order_events. delta-rs writes a Parquet checkpoint
+    # (`lakehouse maintain`); the job's sink reads it (its txn state), commits after it and writes
+    # its own checkpoint of that commit (interval 1). Trino, polars and delta-rs then read both.
+    spec = tables.ORDER_EVENTS
+    uri, options = storage.table_uri(settings, spec), settings.storage_options()
+    before = DeltaTable(uri, storage_options=options).count()
+    [result] = maintenance.maintain(settings, specs=(spec,))
+    extra = [{**row, "event_id": f"X{i:06d}", "order_id": f"X{i:06d}"} for i, row in enumerate(_events(25), start=1)]
+    env = {"AWS_ACCESS_KEY_ID": settings.s3_access_key, "AWS_SECRET_ACCESS_KEY": settings.s3_secret_key}
+    appended = delta_tool.append(
+        uri,
+        spec,
+        extra,
+        app_id="after-checkpoint/0",
+        s3_endpoint=settings.s3_endpoint,
+        env=env,
+        deliveries=2,
+        checkpoint_interval=1,
+    )
+    assert [r["skipped"] for r in appended] == [0, 1]
+    table = DeltaTable(uri, storage_options=options)
+    assert table.version() == result.checkpoint_version + 1, "one commit after the checkpoint"
+    fs, root = storage.filesystem(uri, settings)
+    last = json.loads(fs.open_input_stream(f"{root}/_delta_log/_last_checkpoint").read())
+    assert last["version"] == table.version(), "the sink wrote the checkpoint of its commit"
+    expected = before + len(extra)
+    assert table.count() == expected
+    assert pl.read_delta(uri, storage_options=options).height == expected
+    assert lakehouse_trino.query(conn, f"select count(*) from {spec.name}").rows[0][0] == expected
+    at_checkpoint = f"select count(*) from {spec.name} for version as of {result.checkpoint_version}"
+    assert lakehouse_trino.query(conn, at_checkpoint).rows[0][0] == before
+    ids = {r[0] for r in lakehouse_trino.query(conn, f"select event_id from {spec.name} where event_id like 'X%'").rows}
+    assert ids == {row["event_id"] for row in extra}

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
-from lakehouse import batch_report, committer, config, tables
+from lakehouse import batch_report, config, storage, tables
 
 
 def _orders(rows: list[tuple]) -> pl.LazyFrame:
@@ -95,7 +95,7 @@ def test_empty_sources_give_an_empty_report():
 def local_tables(tmp_path):
     """The two source tables on local disk, each with two versions after creation."""
     settings = config.load("embedded", data_dir=tmp_path)
-    committer.ensure_tables(settings, batch_report.SOURCES)
+    storage.ensure_tables(settings, batch_report.SOURCES)
     enriched = tables.ORDERS_ENRICHED.arrow_schema()
     anomalies = tables.ANOMALIES.arrow_schema()
     for day in (1, 2):
@@ -108,7 +108,7 @@ def local_tables(tmp_path):
             "dt": f"2026-01-0{day}",
         }
         write_deltalake(
-            committer.table_uri(settings, tables.ORDERS_ENRICHED),
+            storage.table_uri(settings, tables.ORDERS_ENRICHED),
             pa.Table.from_pylist([row], schema=enriched),
             mode="append",
         )
@@ -118,7 +118,7 @@ def local_tables(tmp_path):
             "region": "APAC",
         }
         write_deltalake(
-            committer.table_uri(settings, tables.ANOMALIES),
+            storage.table_uri(settings, tables.ANOMALIES),
             pa.Table.from_pylist([firing], schema=anomalies),
             mode="append",
         )
@@ -139,6 +139,6 @@ def test_run_reads_pinned_versions_and_writes_once_per_source_versions(local_tab
     assert older.report.to_dicts()[0]["revenue_eur"] == 10.0 and older.report.height == 1
     assert batch_report.source_versions_of(settings) == {"silver.orders_enriched": 1, "gold.anomalies": 1}
     assert batch_report.source_versions_of(settings, 0) == first.source_versions
-    written = DeltaTable(committer.table_uri(settings, batch_report.DAILY_REPORT)).to_pyarrow_table()
+    written = DeltaTable(storage.table_uri(settings, batch_report.DAILY_REPORT)).to_pyarrow_table()
     assert written.schema.equals(batch_report.DAILY_REPORT.arrow_schema())
     assert written.num_rows == 1

@@ -15,7 +15,7 @@ RESULTS = {
     "input": {"records": 40_000, "order_events": 39_900, "produce_seconds": 1.5},
     "throughput": [
         {
-            "sink": "staging",
+            "sink": "delta",
             "parallelism": 2,
             "events": 40_000,
             "flink_seconds": 10.0,
@@ -43,7 +43,7 @@ def test_render_shows_the_ratio_and_the_missed_targets():
     assert "| p2 " in text
     assert "0.80" in text  # 4000 / 5000 on Flink's clocks
     assert "end to end >= 50,000 events/s: MISSED (best 3,333 at p2)" in text
-    assert "pipeline/ceiling >= 0.7 at p2: met (0.80 on Flink's clocks)" in text
+    assert "end to end / ceiling >= 0.85 at p2: MISSED (0.67: rows readable in Delta" in text
     assert "| stack | kafka     |          400 |" in text
 
 
@@ -71,9 +71,9 @@ def test_a_variant_parses_to_its_settings_and_rejects_unknown_keys():
 
     from bench.run import parse_variant
 
-    assert parse_variant("checkpoint_interval_ms=2000,commit_interval=0.5") == {
+    assert parse_variant("checkpoint_interval_ms=2000,state_backend=rocksdb") == {
         "checkpoint_interval_ms": 2000.0,
-        "commit_interval": 0.5,
+        "state_backend": "rocksdb",
     }
     assert parse_variant("state_backend=hashmap") == {"state_backend": "hashmap"}
     # Source options keep their own '=' and ';' (the variant splits on ',' and the first '=').
@@ -82,15 +82,32 @@ def test_a_variant_parses_to_its_settings_and_rejects_unknown_keys():
     }
     with pytest.raises(ValueError):
         parse_variant("parallelism=4")
+    with pytest.raises(ValueError):  # the committer process is gone, and its interval with it
+        parse_variant("commit_interval=0.5")
 
 
 def test_render_lists_variants_beside_the_baseline():
     results = {
         **RESULTS,
-        "settings": {"checkpoint_interval_ms": 5000, "commit_interval_s": 1.0},
+        "settings": {"checkpoint_interval_ms": 5000},
         "freshness": None,
         "variants": [{"variant": "checkpoint_interval_ms=2000", "throughput": {"e2e_events_per_second": 3000.0}}],
     }
     text = report.render(results)
-    assert "baseline (checkpoint 5000 ms, commit every 1.0 s)" in text
+    assert "baseline (checkpoint 5000 ms)" in text
     assert "| checkpoint_interval_ms=2000" in text
+
+
+def test_render_compares_the_sink_commit_on_a_large_table_with_an_empty_one():
+    run = {"commits": 20, "rows_per_commit": 2000, "first_commit_ms": 40.0, "p90_commit_ms": 30.0}
+    results = {
+        **RESULTS,
+        "commits": {
+            "empty": {**run, "median_commit_ms": 20.0},
+            "large": {**run, "median_commit_ms": 23.0},
+            "large_rows": 10_000_000,
+        },
+    }
+    text = report.render(results)
+    assert "Median commit on the large table / on the empty one: 1.15." in text
+    assert "- commit on 10,000,000 rows within 20 % of the empty table's: met (1.15)" in text

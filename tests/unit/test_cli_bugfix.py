@@ -1,6 +1,6 @@
 """The bug-fix commands' decisions, without a cluster: refuse, restore, switch."""
 
-from lakehouse import cli, committer, config, fingerprint, flink_cluster
+from lakehouse import cli, config, fingerprint, flink_cluster, storage
 
 
 def _check(ok: bool) -> fingerprint.RestoreCheck:
@@ -41,8 +41,8 @@ def test_a_compatible_savepoint_restores(monkeypatch, tmp_path, capsys):
 def test_switch_refuses_an_unwritten_version_and_moves_readers_to_a_written_one(monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("LAKEHOUSE_DATA_DIR", str(tmp_path))
     settings = config.load("embedded")
-    committer.ensure_tables(settings)
+    storage.ensure_tables(settings)
     assert cli.main(["switch", "--profile", "embedded", "v2"]) == 2
-    committer.ensure_tables(config.load("embedded", table_version="v2"))
+    storage.ensure_tables(config.load("embedded", table_version="v2"))
     assert cli.main(["switch", "--profile", "embedded", "v2"]) == 0
     assert "now see version v2 (was base)" in capsys.readouterr().out

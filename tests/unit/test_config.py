@@ -44,7 +44,6 @@ def test_a_table_version_moves_writers_below_the_root_and_keeps_the_readers_root
     settings = config.load("local")
     assert settings.logical_tables_uri() == "s3://lakehouse/tables"
     assert settings.tables_uri() == "s3://lakehouse/tables/_v/v2"
-    assert settings.staging_uri() == "s3://lakehouse/staging/_v/v2"
     assert settings.currency_udf_version == 1
     assert settings.metrics_version == 2
 

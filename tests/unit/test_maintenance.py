@@ -1,44 +1,32 @@
-"""Compaction and vacuum while the committer keeps writing: nothing is lost, nothing doubled."""
+"""Compaction, vacuum and log checkpoints while the job's Delta sink keeps committing: the log
+stays contiguous, every committed file is there once, no row is lost or doubled."""
 
-import json
+import re
 import threading
+from pathlib import Path
 
+import pytest
 from deltalake import DeltaTable
 
-from lakehouse import committer, config, maintenance, tables
+from lakehouse import config, maintenance, storage, tables
+from tests import delta_tool
+from tests.unit.test_delta_sink import _events
 
 SPEC = tables.ORDER_EVENTS
 BATCHES = 15
-ROWS_PER_BATCH = 50
+ROWS = 750
 
 
-def _event(i: int) -> dict:
-    row = {c: None for c in SPEC.column_names()}
-    return {
-        **row,
-        "event_id": f"E{i:06d}",
-        "event_type": "SHIPPED",
-        "order_id": f"O{i // 3:06d}",
-        "event_time": "2026-01-01T00:00:00.000",
-        "is_late": False,
-        "dt": "2026-01-01" if i % 2 else "2026-01-02",
-    }
-
-
-def test_compaction_and_vacuum_during_writes_lose_nothing(tmp_path):
+def test_compaction_vacuum_and_checkpoints_during_streaming_commits_lose_nothing(tmp_path):
     settings = config.load("embedded", data_dir=tmp_path)
-    committer.ensure_tables(settings, (SPEC,))
-    staging = tmp_path / "staging" / SPEC.path
-    staging.mkdir(parents=True)
+    storage.ensure_tables(settings, (SPEC,))
+    uri = storage.table_uri(settings, SPEC)
     done = threading.Event()
     errors: list[BaseException] = []
 
     def write() -> None:
         try:
-            for b in range(BATCHES):
-                rows = [_event(b * ROWS_PER_BATCH + i) for i in range(ROWS_PER_BATCH)]
-                (staging / f"part-w-0-{b}").write_text("".join(json.dumps(r) + "\n" for r in rows))
-                committer.commit_pending(settings, (SPEC,))
+            delta_tool.append(uri, SPEC, _events(ROWS), app_id="job/0", batches=BATCHES)
         except BaseException as error:  # noqa: BLE001 - reported by the test thread below
             errors.append(error)
         finally:
@@ -48,15 +36,26 @@ def test_compaction_and_vacuum_during_writes_lose_nothing(tmp_path):
     writer.start()
     passes = 0
     while not done.is_set() or passes == 0:
-        maintenance.maintain(settings, retention_hours=0, specs=(SPEC,))
+        maintenance.maintain(settings, retention_hours=0, allow_short_retention=True, specs=(SPEC,))
         passes += 1
     writer.join()
     assert not errors, errors
-    committer.commit_pending(settings, (SPEC,))
-    maintenance.maintain(settings, retention_hours=0, specs=(SPEC,))
+    maintenance.maintain(settings, retention_hours=0, allow_short_retention=True, specs=(SPEC,))
 
-    table = DeltaTable(committer.table_uri(settings, SPEC))
+    table = DeltaTable(uri)
     ids = [row["event_id"] for row in table.to_pyarrow_table(columns=["event_id"]).to_pylist()]
-    assert len(ids) == len(set(ids)) == BATCHES * ROWS_PER_BATCH
-    assert passes >= 2, "maintenance ran while the writer was committing"
-    assert len(table.file_uris()) <= 2, "compaction left one file per partition"
+    assert len(ids) == len(set(ids)) == ROWS
+    assert table.transaction_version("job/0") == BATCHES
+    log = Path(uri) / "_delta_log"
+    versions = sorted(int(m.group(1)) for p in log.iterdir() if (m := re.fullmatch(r"(\d{20})\.json", p.name)))
+    assert versions == list(range(table.version() + 1)), "log versions are contiguous"
+    files = table.file_uris()
+    assert len(files) == len(set(files)) and all(Path(f.removeprefix("file://")).exists() for f in files)
+    assert passes >= 2, "maintenance ran while the sink was committing"
+    assert len(files) <= 2, "compaction left one file per partition"
+
+
+def test_a_retention_shorter_than_an_hour_is_refused(tmp_path):
+    settings = config.load("embedded", data_dir=tmp_path)
+    with pytest.raises(ValueError, match="uploaded but not committed"):
+        maintenance.maintain(settings, retention_hours=0)

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 from deltalake import CommitProperties, DeltaTable, write_deltalake
 
-from lakehouse import cli, cli_data, committer, config, generator, quality, read_model, rules, tables
+from lakehouse import cli, cli_data, config, generator, quality, read_model, rules, storage, tables
 from tests.reference import Model
 
 # 45 minutes: late events are generated only between minutes 20 and 25 (where the stream is dense).
@@ -33,7 +33,7 @@ def clean_lake(tmp_path_factory):
                 row["watermark_at_arrival"] = row["event_time"] + timedelta(minutes=10)
                 row["lateness_seconds"] = 600
         write_deltalake(
-            committer.table_uri(settings, spec),
+            storage.table_uri(settings, spec),
             pa.Table.from_pylist(rows, schema=spec.arrow_schema()),
             partition_by=list(spec.partition_by) or None,
         )
@@ -49,7 +49,7 @@ def lake(clean_lake, tmp_path):
 
 
 def uri(settings, spec) -> str:
-    return committer.table_uri(settings, spec)
+    return storage.table_uri(settings, spec)
 
 
 def failed(report: quality.Report) -> set[str]:

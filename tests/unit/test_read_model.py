@@ -15,7 +15,7 @@ import pyarrow as pa
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
-from lakehouse import cli, cli_data, committer, config, contract, generator, read_model, rules, tables
+from lakehouse import cli, cli_data, config, contract, generator, read_model, rules, storage, tables
 from tests.reference import Model
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -173,13 +173,13 @@ EVENTS = [
 @pytest.fixture
 def settings(tmp_path):
     s = config.load("embedded", data_dir=tmp_path)
-    committer.ensure_tables(s, (tables.ORDER_EVENTS,))
+    storage.ensure_tables(s, (tables.ORDER_EVENTS,))
     return s
 
 
 def append_events(settings, rows: list[dict]) -> None:
     write_deltalake(
-        committer.table_uri(settings, tables.ORDER_EVENTS),
+        storage.table_uri(settings, tables.ORDER_EVENTS),
         pa.Table.from_pylist(rows, schema=tables.ORDER_EVENTS.arrow_schema()),
         mode="append",
         partition_by=["dt"],

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
-from lakehouse import cli, cli_data, committer, config, generator, quality, rules, tables, training
+from lakehouse import cli, cli_data, config, generator, quality, rules, storage, tables, training
 from tests.reference import Model
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -162,7 +162,7 @@ def settings(tmp_path):
     for spec in training.SOURCES:
         rows = list(model.tables[spec.name].values())
         write_deltalake(
-            committer.table_uri(s, spec),
+            storage.table_uri(s, spec),
             pa.Table.from_pylist(rows, schema=spec.arrow_schema()),
             partition_by=list(spec.partition_by) or None,
         )
@@ -180,7 +180,7 @@ def test_a_training_set_is_rebuilt_identically_from_its_manifest(settings, tmp_p
     # The sources move on; the manifest still pins the versions it read.
     more = M5.assign(region="ZZ")
     write_deltalake(
-        committer.table_uri(settings, tables.METRICS_5M),
+        storage.table_uri(settings, tables.METRICS_5M),
         pa.Table.from_pandas(more, schema=tables.METRICS_5M.arrow_schema(), preserve_index=False),
         mode="append",
     )
@@ -225,11 +225,11 @@ def test_validated_only_reads_the_latest_validated_versions(settings, tmp_path):
         mode="append",
     )
     write_deltalake(
-        committer.table_uri(settings, tables.METRICS_5M),
+        storage.table_uri(settings, tables.METRICS_5M),
         pa.Table.from_pandas(M5, schema=tables.METRICS_5M.arrow_schema(), preserve_index=False),
         mode="append",
     )
-    assert DeltaTable(committer.table_uri(settings, tables.METRICS_5M)).version() == 1
+    assert DeltaTable(storage.table_uri(settings, tables.METRICS_5M)).version() == 1
     assert training.pin_sources(settings, validated_only=True) == {spec.name: 0 for spec in training.SOURCES}
     manifest = training.build_training_set(settings, tmp_path / "set", validated_only=True)
     assert manifest["params"]["validated_only"] is True

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from lakehouse import catalog, committer, config, tables
+from lakehouse import catalog, config, storage, tables
 from lakehouse import trino as lakehouse_trino
 
 _KEYWORDS = re.compile(
@@ -159,7 +159,7 @@ def test_register_tables_follows_the_version_pointer(monkeypatch):
     server = _FakeTrino()
     settings = config.load("local", table_root="s3://lakehouse/a/tables")
     replayed = config.load("local", table_root="s3://lakehouse/a/tables", table_version="v2")
-    pointer = {"version": "v2", "tables": {spec.name: committer.table_uri(replayed, spec) for spec in tables.ALL}}
+    pointer = {"version": "v2", "tables": {spec.name: storage.table_uri(replayed, spec) for spec in tables.ALL}}
     monkeypatch.setattr(catalog, "read_pointer", lambda _settings: pointer)
     lakehouse_trino.register_tables(server, settings, log=lambda _: None)
     assert server.tables["gold.order_metrics_5m"] == "s3://lakehouse/a/tables/_v/v2/gold/order_metrics_5m"
