@@ -39,6 +39,7 @@ GEN = generator.GeneratorConfig(
     minutes=20, orders_per_second=4.0, spike=("EU-WEST", "electronics", 10, 11, 25.0), drop=("NA-EAST", 5, 9, 0.1)
 )
 DEADLINE_SECONDS = 360
+PRODUCE_RATE = 1_500  # events per second, as the other stack tests produce
 SPEED_TABLES = (tables.METRICS_1M, tables.ANOMALIES)
 
 
@@ -93,7 +94,13 @@ def speed_run(local_stack, redis_server, browser):  # noqa: F811
             "LAKEHOUSE_SERVING_TOPICS": "true",
         }
         job_id = flink_cluster.submit(settings, env=job_env)
-        producer.produce(dataset, bootstrap=settings.kafka_bootstrap, prefix=settings.topic_prefix, log=print)
+        producer.produce(  # while the job runs, at a steady rate: lateness is then deterministic
+            dataset,
+            bootstrap=settings.kafka_bootstrap,
+            prefix=settings.topic_prefix,
+            events_per_second=PRODUCE_RATE,
+            log=print,
+        )
         expected = {spec.name: len(model.tables[spec.name]) for spec in SPEED_TABLES}
         deadline = time.monotonic() + DEADLINE_SECONDS
         counts: dict[str, int] = {}
