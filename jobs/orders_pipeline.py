@@ -14,7 +14,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script by `flink run -py` or `python jobs/...`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from jobs import orders_anomalies, orders_enrich, orders_metrics  # noqa: E402
+from jobs import orders_anomalies, orders_enrich, orders_metrics, orders_speed  # noqa: E402
 from lakehouse import cdc, config, contract, rules, sql, tables  # noqa: E402
 from lakehouse.config import Settings  # noqa: E402
 
@@ -146,6 +146,8 @@ def build(t_env, settings: Settings):
     statements = t_env.create_statement_set()
     for name, table in outputs.items():
         statements.add_insert(tables.BY_NAME[name].sink_name, table)
+    if settings.serving_topics:  # the speed path for `lakehouse serve` (jobs/orders_speed.py)
+        orders_speed.add_to(t_env, statements, outputs, settings)
     return statements
 
 

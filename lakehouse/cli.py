@@ -22,6 +22,38 @@ def _gen_config(args: argparse.Namespace) -> generator.GeneratorConfig:
     return generator.GeneratorConfig(seed=args.seed, minutes=args.minutes, orders_per_second=args.rate)
 
 
+def _start_live_view(settings: config.Settings):
+    """`lakehouse serve` fed by the gold tables (no Kafka, no Redis) beside the embedded run."""
+    import os
+    import subprocess
+
+    from lakehouse.serve import settings as serve_settings
+
+    serve = serve_settings.load()
+    env = {**os.environ, "LAKEHOUSE_PROFILE": "embedded", "LAKEHOUSE_DATA_DIR": str(settings.data_dir)}
+    command = [sys.executable, "-m", "lakehouse", "serve", "--store", "memory", "--source", "gold"]
+    process = subprocess.Popen(command, env=env)
+    _log(f"live view: http://{serve.host}:{serve.port}/ (updates as each commit lands)")
+    return process
+
+
+def _keep_live_view(viewer) -> None:
+    import signal
+
+    print("\nThe live view keeps serving; Ctrl-C stops it.", flush=True)
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: viewer.terminate())
+    try:
+        # Polled, not wait(): with the JVM gateway's and deltalake's threads in this process, a
+        # signal may land on another thread and would not wake a blocking wait.
+        while viewer.poll() is None:
+            time.sleep(0.5)
+    finally:
+        if viewer.poll() is None:
+            viewer.terminate()
+            viewer.wait(15)
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from lakehouse import embedded
 
@@ -44,6 +76,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"lakehouse run: profile embedded, data in {settings.data_dir}", flush=True)
     started = time.monotonic()
     events = embedded.prepare_input(settings, _gen_config(args), log=_log)
+    viewer = _start_live_view(settings) if getattr(args, "serve", False) else None
     pipeline_started = time.monotonic()
     inserted = embedded.run_pipeline(settings, log=_log)
     pipeline_seconds = time.monotonic() - pipeline_started
@@ -66,6 +99,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             "inserted": inserted,
         },
     )
+    if viewer is not None:
+        _keep_live_view(viewer)
     return 0
 
 
@@ -277,9 +312,19 @@ def build_parser() -> argparse.ArgumentParser:
         "run", parents=[common, gen], help="run the whole pipeline on the embedded mini-cluster and print a summary"
     )
     p.add_argument("--parallelism", type=int, help="Flink parallelism (default 1)")
+    p.add_argument(
+        "--serve", action="store_true", help="show the live dashboard while it runs ($SERVE_PORT, in-process store)"
+    )
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("generate", parents=[common, gen], help="write the generated event streams as JSON-lines files")
     p.set_defaults(func=cmd_generate)
+    p = sub.add_parser(
+        "serve", parents=[common], help="the dashboard, WebSocket push and REST API over the job's speed topics"
+    )
+    from lakehouse.serve import main as serve_main
+
+    serve_main.add_arguments(p)
+    p.set_defaults(func=serve_main.run)
     p = sub.add_parser(
         "follow",
         parents=[common],

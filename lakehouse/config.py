@@ -67,6 +67,10 @@ class Settings:
     # A replay's table version: its job writes <table root>/_v/<version>; readers follow the table
     # root's pointer (lakehouse/catalog.py).
     table_version: str = ""
+    # The speed path: the job also writes gold 1-minute metrics and anomalies to Kafka topics
+    # (<topic_prefix>gold-order-metrics-1m, <topic_prefix>gold-anomalies) for `lakehouse serve`.
+    # Off by default; needs Kafka, so it is for the local stack and production (jobs/orders_speed.py).
+    serving_topics: bool = False
 
     @property
     def input_dir(self) -> Path:
@@ -137,6 +141,12 @@ def load(profile: str | None = None, **overrides) -> Settings:
 def _coerce(current: object, raw: object) -> object:
     if isinstance(current, Path):
         return Path(raw)
+    if isinstance(current, bool):  # before int: bool is an int
+        if isinstance(raw, bool):
+            return raw
+        if str(raw).strip().lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            raise ValueError(f"expected a boolean (true/false), got {raw!r}")
+        return str(raw).strip().lower() in ("1", "true", "yes", "on")
     if isinstance(current, int):
         return int(raw)
     return raw
