@@ -4,10 +4,13 @@ job (``read_model.follow``), across a re-run of the input."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from deltalake import DeltaTable
 
 from lakehouse import embedded, read_model, storage, tables
+from tests import delta_tool
 from tests.integration.test_notebooks import copy_of_pipeline_lake
 from tests.unit.test_read_model import compare, expected_orders
 
@@ -73,10 +76,48 @@ def test_the_follower_keeps_it_current_beside_the_job_and_across_a_rerun(tmp_pat
 
 
 def test_the_follower_reads_only_the_versions_it_has_not_seen(lake):
-    log = DeltaTable(storage.table_uri(lake, tables.ORDER_EVENTS))
-    middle = log.version() // 2
-    before = {e["event_id"] for e in _events(lake, middle)}
-    touched = {e["order_id"] for e in _events(lake) if e["event_id"] not in before}
-    result = read_model.follow(lake, since=middle)
-    assert result is not None and result.orders == len(touched) < len(expected_orders(_events(lake)))
+    # The job's sink appends a small batch to silver.order_events (its own writer and committer):
+    # a cancellation of three existing orders and two new orders. The follower, told where it
+    # stood, recomputes exactly those five orders, and the read model equals the full fold.
+    uri = storage.table_uri(lake, tables.ORDER_EVENTS)
+    before = DeltaTable(uri).version()
+    read_model.follow(lake, since=before)  # nothing new yet
+    existing = sorted({e["order_id"] for e in _events(lake)})[:3]
+    at = max(e["event_time"] for e in _events(lake)) + timedelta(seconds=1)
+    blank = {name: None for name in tables.ORDER_EVENTS.column_names()}
+    batch = [
+        {
+            **blank,
+            "event_id": f"F{i}",
+            "event_type": "CANCELLED",
+            "order_id": order,
+            "event_time": at,
+            "cancel_reason": "customer request",
+            "is_late": False,
+            "dt": at.date().isoformat(),
+        }
+        for i, order in enumerate(existing)
+    ] + [
+        {
+            **blank,
+            "event_id": f"N{i}",
+            "event_type": "ORDER_PLACED",
+            "order_id": f"N{i:07d}",
+            "event_time": at,
+            "customer_id": "C0001",
+            "product_id": "P001",
+            "quantity": 1,
+            "amount": 10.0,
+            "currency": "EUR",
+            "is_late": False,
+            "dt": at.date().isoformat(),
+        }
+        for i in range(2)
+    ]
+    delta_tool.append(uri, tables.ORDER_EVENTS, batch, app_id="follower-test/0")
+    result = read_model.follow(lake, since=before)
+    assert result is not None and result.orders == len(existing) + 2
+    assert (result.inserted, result.updated) == (2, len(existing))
     assert compare(_current(lake), expected_orders(_events(lake))) == []
+    cancelled = {row["order_id"]: row["status"] for row in _current(lake) if row["order_id"] in existing}
+    assert set(cancelled.values()) == {"CANCELLED"}
