@@ -35,6 +35,9 @@ class Settings:
     # Flink's state.backend.type for this job ("hashmap" or "rocksdb"); empty: the cluster's own
     # (RocksDB on the local stack, the heap in the embedded mini-cluster).
     state_backend: str = ""
+    # More Flink configuration for this job ("key=value;key=value"), set last, over the project's own
+    # choices: e.g. "state.storage.fs.memory-threshold=1mb" for tuning without code changes.
+    flink_options: str = ""
     # Connector options for the order-events Kafka source on top of jobs/orders_pipeline.py's
     # ("key=value;key=value"; an empty value removes an option), for tuning without code changes.
     order_source_options: str = ""

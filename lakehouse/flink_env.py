@@ -63,7 +63,7 @@ def add_jars(t_env, jars) -> None:
 
 def _options(settings: Settings) -> dict[str, str]:
     chosen = {"state.backend.type": settings.state_backend} if settings.state_backend else {}
-    return chosen | {
+    ours = {
         "pipeline.name": settings.job_name,
         "parallelism.default": str(settings.parallelism),
         "table.local-time-zone": "UTC",
@@ -80,3 +80,15 @@ def _options(settings: Settings) -> dict[str, str]:
         # computed once, instead of one copy per sink with its own JSON parsing and Python UDF.
         "table.optimizer.reuse-optimize-block-with-digest-enabled": "true",
     }
+    return chosen | ours | parse_options(settings.flink_options, "flink_options")
+
+
+def parse_options(text: str, name: str) -> dict[str, str]:
+    """``"key=value;key=value"`` as a dict; a clear error for an entry without '='."""
+    options = {}
+    for entry in filter(None, (part.strip() for part in text.split(";"))):
+        key, sep, value = entry.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{name}: {entry!r} is not key=value (entries are separated by ';')")
+        options[key.strip()] = value.strip()
+    return options

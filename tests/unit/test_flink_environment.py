@@ -10,3 +10,19 @@ def test_pyflinks_variables_go_but_the_stacks_ports_stay(monkeypatch):
     env = flink_cluster.clean_environment()
     assert "FLINK_HOME" not in env and "PYFLINK_GATEWAY_PORT" not in env and "JVM_ARGS" not in env
     assert env["FLINK_REST_PORT"] == "8181" and env["FLINK_TM_RPC_PORTS"] == "6230-6249"
+
+
+def test_flink_options_are_set_last_and_a_malformed_entry_names_the_setting():
+    from dataclasses import replace
+
+    import pytest
+
+    from lakehouse import config, flink_env
+
+    settings = replace(
+        config.load("embedded"), flink_options="state.storage.fs.memory-threshold=1mb; pipeline.name = other"
+    )
+    options = flink_env._options(settings)
+    assert options["state.storage.fs.memory-threshold"] == "1mb" and options["pipeline.name"] == "other"
+    with pytest.raises(ValueError, match="flink_options: 'no-equals-sign' is not key=value"):
+        flink_env._options(replace(settings, flink_options="no-equals-sign"))
