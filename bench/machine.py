@@ -75,4 +75,8 @@ def _stack_versions() -> dict[str, str]:
     if env.exists():
         for match in re.finditer(r'^: "\$\{([A-Z_]*VERSION)[:=]+([^}]*)\}"', env.read_text(), re.MULTILINE):
             found[match.group(1).lower()] = match.group(2)
+    # A pin given as another pin ("${CONNECT_VERSION:=$KAFKA_VERSION}") names that pin's value.
+    for name, value in found.items():
+        if value.startswith("$"):
+            found[name] = found.get(value.strip("${}").lower(), value)
     return found

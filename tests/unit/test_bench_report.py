@@ -114,3 +114,11 @@ def test_render_compares_the_sink_commit_on_a_large_table_with_an_empty_one():
     text = report.render(results)
     assert "Median commit on the large table / on the empty one: 1.15." in text
     assert "- commit on 10,000,000 rows within 20 % of the empty table's: met (1.15)" in text
+
+
+def test_a_version_pinned_as_another_pin_is_reported_with_that_pins_value():
+    from bench import machine
+
+    versions = machine._stack_versions()
+    assert versions["connect_version"] == versions["kafka_version"]
+    assert not any(value.startswith("$") for value in versions.values())
