@@ -31,41 +31,22 @@ def create_table_env(settings: Settings, *, extra_options: dict[str, str] | None
     from pyflink.common import Configuration
     from pyflink.table import EnvironmentSettings, TableEnvironment
 
+    conf = Configuration()
+    for key, value in (_options(settings) | (extra_options or {})).items():
+        conf.set_string(key, value)
+    env_settings = EnvironmentSettings.new_instance().in_streaming_mode().with_configuration(conf).build()
+    t_env = TableEnvironment.create(env_settings)
+    t_env.add_python_file(str(packaging.code_zip()))
     # The Java functions (udfs/java) and the Delta connector (connectors/delta): loaded by the
     # planner here, shipped with the job to a cluster. The connector's Parquet and Hadoop jars are
     # in a session cluster's lib/ (infra/flink/flink.sh); the embedded mini-cluster takes them here.
     jars = [packaging.udf_jar(), packaging.connector_jar()]
     if settings.profile == "embedded":
         jars += packaging.connector_dependencies()
-
-    conf = Configuration()
-    for key, value in (_options(settings) | (extra_options or {})).items():
-        conf.set_string(key, value)
-    builder = EnvironmentSettings.new_instance().in_streaming_mode().with_configuration(conf)
-    t_env = TableEnvironment.create(EnvironmentSettings(builder._j_builder.withClassLoader(_class_loader(jars)).build()))
-    t_env.add_python_file(str(packaging.code_zip()))
     add_jars(t_env, jars)
     for name, class_name in JAVA_FUNCTIONS.items():
         t_env.create_java_temporary_system_function(name, class_name)
     return t_env
-
-
-def _class_loader(jars):
-    """A class loader holding ``jars``, given to the TableEnvironment itself.
-
-    PyFlink otherwise puts pipeline.jars on the context class loader of whichever JVM thread serves
-    the call, and the gateway serves calls from a pool of threads: once a second Python thread has
-    talked to the JVM (embedded.run_pipeline waits for the job end on one), a later environment can
-    be planned on a thread that never saw the jars ("Could not find any factory for identifier
-    'delta'"). A loader passed in the settings does not depend on the thread."""
-    from pyflink.java_gateway import get_gateway
-    from pyflink.util.java_utils import create_url_class_loader
-
-    jvm = get_gateway().jvm
-    urls = [jvm.java.net.URL(Path(jar).resolve().as_uri()) for jar in jars]
-    # The parent is the calling thread's loader: under `flink run` it holds flink-python and the
-    # jars given with -j; in the embedded gateway it is the application class loader.
-    return create_url_class_loader(urls, jvm.Thread.currentThread().getContextClassLoader())
 
 
 def add_jars(t_env, jars) -> None:
