@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -88,12 +87,10 @@ def run_pipeline(
         f"parallelism {settings.parallelism}{resumed})"
     )
     started = time.monotonic()
-    ended = _watch(result)
     status = "RUNNING"
     inserted = _inserted(settings, before)
     while status not in _TERMINAL:
-        ended.wait(poll_seconds)  # wakes at once when the job ends
-        status = _status(client, result)
+        status = _status_after(client, result, poll_seconds)
         inserted = _inserted(settings, before)
         read_model.follow(settings)
         log(f"[{time.monotonic() - started:5.0f}s] job {status.lower():9s} | " + _progress(inserted))
@@ -120,20 +117,20 @@ def run_pipeline(
     return inserted
 
 
-def _watch(result) -> threading.Event:
-    """An event set as soon as the job ends, however it ends (Flink's own wait, in a thread)."""
-    ended = threading.Event()
+def _status_after(client, result, seconds: float, step: float = 0.25) -> str:
+    """The job's status after ``seconds``, or as soon as it ends (checked every ``step``).
 
-    def wait() -> None:
-        try:
-            result.wait()
-        except Exception:  # noqa: BLE001 - the polling loop reports how it ended
-            pass
-        finally:
-            ended.set()
-
-    threading.Thread(target=wait, daemon=True, name="flink-job-wait").start()
-    return ended
+    Asked from this thread only, never from a second one: the gateway serves each concurrent Python
+    caller on its own JVM thread, and PyFlink keeps a job's jars on the calling JVM thread's context
+    class loader, so a call from another thread could leave the next run planned without the Delta
+    connector ("Could not find any factory for identifier 'delta'")."""
+    deadline = time.monotonic() + seconds
+    while True:
+        status = _status(client, result)
+        left = deadline - time.monotonic()
+        if status in _TERMINAL or left <= 0:
+            return status
+        time.sleep(min(step, left))
 
 
 def committed_rows(settings: Settings, specs: tuple[tables.TableSpec, ...] = tables.ALL) -> dict[str, int]:
