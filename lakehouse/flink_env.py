@@ -14,6 +14,7 @@ from lakehouse.config import Settings
 JAVA_FUNCTIONS = {
     "json_object_fields": "lakehouse.udfs.JsonObjectFields",
     "epoch_millis_or_zero": "lakehouse.udfs.EpochMillisOrZero",
+    "raw_record": "lakehouse.udfs.RawRecord",
 }
 
 
