@@ -1,0 +1,140 @@
+"""Hostile order events through the embedded pipeline (mini-cluster, no services), fuzzed with a
+fixed seed (tests/fuzz_orders.py) and judged by the plain-Python contract (tests/reference_contract.py).
+
+What a user would check: every published record is in exactly one place that says why (silver,
+with late ones also in bronze.late_events, or bronze.quarantine with its reason), every table
+equals the reference model, no table holds a non-finite number, and the job never restarted: it
+runs with Flink's restart strategy off, so a single failure would fail the run.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import pytest
+
+from lakehouse import config, contract, embedded, generator, rules, storage, tables
+from tests import fuzz_orders
+from tests.compare import diff, read_rows
+from tests.reference import Model
+from tests.reference_contract import check
+
+pytestmark = pytest.mark.integration
+
+SEED = 1717
+HOSTILE = 3_000
+MAX_RECORD_BYTES = 4_096
+# Enough event time for late events (the generator makes them in the dense middle of the stream).
+GEN = generator.GeneratorConfig(seed=SEED, minutes=45, orders_per_second=2.0, late_ratio=0.02)
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory):
+    settings = config.load(
+        "embedded",
+        data_dir=tmp_path_factory.mktemp("hostile"),
+        checkpoint_interval_ms=2000,
+        max_record_bytes=MAX_RECORD_BYTES,
+    )
+    dataset = generator.generate(GEN)
+    orders, hostile = fuzz_orders.interleave(
+        dataset.orders, seed=SEED, count=HOSTILE, max_record_bytes=MAX_RECORD_BYTES
+    )
+    order_file = settings.input_dir / "order-events" / "order-events.jsonl"
+    generator.write(replace(dataset, orders=[]), settings.input_dir)
+    with order_file.open("wb") as out:
+        for record in orders:
+            out.write(record.value if isinstance(record.value, bytes) else record.value.encode())
+            out.write(b"\n")
+    position = str(order_file)
+    # The expected outcome of each hostile record, from the reference contract.
+    for record in hostile:
+        verdict = check(
+            record.value, arrival_ms=record.arrival_ms, position=position, max_record_bytes=MAX_RECORD_BYTES
+        )
+        late = record.expect["source_late"]
+        if verdict.reason is None:
+            event = dict(verdict.event)
+            if "amount" in event:
+                event["amount"] = float(event["amount"])
+            record.expect = {"event": event, "late": late}
+        else:
+            record.expect = {"quarantine": verdict.reason}
+    fuzzed = replace(dataset, orders=orders)
+    model = Model(
+        fuzzed,
+        rules.load(settings.rules_file),
+        order_positions=lambda _record: position,
+        max_record_bytes=MAX_RECORD_BYTES,
+    )
+    inserted = embedded.run_pipeline(settings, flink_options={"restart-strategy.type": "none"})
+    actual = {spec.name: read_rows(storage.table_uri(settings, spec), spec) for spec in tables.ALL}
+    return settings, fuzzed, hostile, model, inserted, actual
+
+
+def test_the_fuzzed_input_covers_every_class_of_bad_input(scenario):
+    _, _, hostile, _, _, _ = scenario
+    reasons = {r.expect.get("quarantine") for r in hostile}
+    for reason in (
+        contract.REASON_EMPTY,
+        contract.REASON_TOO_LARGE,
+        contract.REASON_NOT_UTF8,
+        contract.REASON_BAD_JSON,
+        contract.REASON_PAST,
+        contract.REASON_FUTURE,
+        contract.REASON_AMOUNT_RANGE,
+        contract.REASON_NON_POSITIVE_AMOUNT,
+        contract.REASON_QUANTITY_RANGE,
+        contract.REASON_UNKNOWN_TYPE,
+        contract.REASON_UNKNOWN_CURRENCY,
+    ):
+        assert reason in reasons, reason
+    assert any(r and r.startswith("wrong type: ") for r in reasons)
+    assert any(r and r.startswith("invalid text: ") for r in reasons)
+    assert any("event" in r.expect for r in hostile), "some mutations keep an event valid"
+    assert any(r.expect.get("late") for r in hostile), "some valid hostile events are late"
+
+
+def test_every_table_equals_the_reference_model(scenario):
+    _, _, _, model, _, actual = scenario
+    problems = []
+    for spec in tables.ALL:
+        problems += diff(spec, actual[spec.name], model.tables[spec.name])
+    assert not problems, "\n".join(problems)
+
+
+def test_every_published_order_record_is_in_exactly_one_place_that_says_why(scenario):
+    _, fuzzed, _, _, _, actual = scenario
+    silver = actual[tables.ORDER_EVENTS.name]
+    enrichment = (contract.REASON_UNKNOWN_CUSTOMER, contract.REASON_UNKNOWN_PRODUCT)
+    rejected = [
+        r
+        for r in actual[tables.QUARANTINE.name]
+        if r["source_stream"] == "order-events" and r["reason"] not in enrichment
+    ]
+    # A record the contract accepts is a silver row; one it rejects is a quarantine row: never both, never none.
+    assert len(silver) + len(rejected) == len(fuzzed.orders)
+    assert all(r["reason"] for r in rejected)
+    late_ids = {r["event_id"] for r in actual[tables.LATE_EVENTS.name]}
+    assert late_ids == {r["event_id"] for r in silver if r["is_late"]}
+    assert late_ids, "the input has late events"
+
+
+def test_no_table_holds_a_non_finite_number(scenario):
+    _, _, _, _, _, actual = scenario
+    bad = [
+        (name, column, value)
+        for name, rows in actual.items()
+        for row in rows
+        for column, value in row.items()
+        if isinstance(value, float) and not math.isfinite(value)
+    ]
+    assert not bad, bad[:5]
+
+
+def test_a_quarantined_record_gives_back_the_bytes_that_were_published(scenario):
+    _, _, hostile, _, _, actual = scenario
+    published = {r.value for r in hostile if "quarantine" in r.expect}
+    kept = {contract.original_bytes(r["payload"]) or b"" for r in actual[tables.QUARANTINE.name]}
+    assert published <= kept
