@@ -16,6 +16,7 @@ VIEWS = (
     "dim_customers",
     "dim_products",
     "stg_order_events",
+    "int_order_events_occurrence",
     "stg_orders_placed",
     "int_orders_enriched",
     "int_orders_enriched_matched",

@@ -15,6 +15,10 @@ Checks run in this order; the first one broken is the record's reason:
    an event time in the plausible range (``event time too far in the past`` / ``... future``);
 4. the fields the event type requires, then the values of the fields present: quantity and
    amount positive, finite and within their bounds, a known currency.
+
+A valid event whose event_id was already seen on a valid event is not a new event: it goes to the
+quarantine as ``duplicate event_id, same content`` (a redelivery) or ``..., different content``
+(a conflict), keyed by ``duplicate_record_id``; the first one stays in silver.
 """
 
 from __future__ import annotations
@@ -57,6 +61,9 @@ REASON_QUANTITY_RANGE = "quantity out of range"
 REASON_NON_POSITIVE_AMOUNT = "amount must be positive"
 REASON_AMOUNT_RANGE = "amount out of range"
 REASON_UNKNOWN_CURRENCY = "unknown currency"
+# A valid event whose event_id an earlier valid event already had: the first stays in silver.
+REASON_DUPLICATE = "duplicate event_id, same content"
+REASON_DUPLICATE_CONFLICT = "duplicate event_id, different content"
 REASON_UNKNOWN_CUSTOMER = "unknown customer_id at event time"
 REASON_UNKNOWN_PRODUCT = "unknown product_id at event time"
 
@@ -112,6 +119,12 @@ def record_id(payload: str | None, position: str) -> str:
     (topic/partition/offset, or the file) when there is no payload to hash, so a replay of the same
     record finds the same key."""
     return hashlib.md5((payload if payload else position).encode()).hexdigest()
+
+
+def duplicate_record_id(record_id: str, occurrence: int) -> str:
+    """The quarantine key of the ``occurrence``-th valid event with one event_id (2 for the first
+    duplicate): a redelivered record has its first occurrence's record_id, so the key counts."""
+    return hashlib.md5(f"{record_id}/{occurrence}".encode()).hexdigest()
 
 
 def stored_payload(value: bytes | None) -> str | None:
@@ -206,4 +219,6 @@ def sql_values(*, max_record_bytes: int = MAX_RECORD_BYTES) -> dict[str, object]
         "min_event_time_ms": MIN_EVENT_TIME_MS,
         "max_event_time_ms": MAX_EVENT_TIME_MS,
         "max_future_skew_hours": MAX_FUTURE_SKEW_HOURS,
+        "reason_duplicate": _lit(REASON_DUPLICATE),
+        "reason_duplicate_conflict": _lit(REASON_DUPLICATE_CONFLICT),
     }

@@ -197,8 +197,10 @@ def quarantine(inputs: Inputs) -> list[Check]:
     df = inputs.frame.copy()
     # A record without a payload (a Kafka record with no value, an empty one) is keyed by its
     # position in the source instead (contract.record_id): only the reason says so.
+    # A duplicate event is keyed by its occurrence too (contract.duplicate_record_id).
+    duplicates = (contract.REASON_DUPLICATE, contract.REASON_DUPLICATE_CONFLICT)
     df["record_id_is_md5_of_payload"] = [
-        r == hashlib.md5(p.encode()).hexdigest() if p else reason == contract.REASON_EMPTY
+        reason in duplicates or (r == hashlib.md5(p.encode()).hexdigest() if p else reason == contract.REASON_EMPTY)
         for r, p, reason in zip(df["record_id"], df["payload"], df["reason"], strict=True)
     ]
     df["payload_is_text_or_base64"] = [
@@ -224,7 +226,8 @@ def quarantine(inputs: Inputs) -> list[Check]:
         ),
         holds(
             "record_id_is_md5_of_payload",
-            "record_id is the md5 of the payload (content-derived), or of its source position for an empty record",
+            "record_id is the md5 of the payload (content-derived), of its source position for an empty"
+            " record, or of the payload's md5 and occurrence for a duplicate event",
         ),
         holds("payload_is_text_or_base64", "a payload kept as base64 is one whose bytes were not UTF-8"),
     ]

@@ -5,7 +5,8 @@ cannot move the watermark differently from the original.
 Mutations cover every class the contract names (lakehouse/contract.py): non-finite and
 out-of-range numbers, implausible times on either side, wrong JSON types, invalid UTF-8 and
 unpaired surrogates, records over the size limit, empty records, text that is not one JSON object,
-repeated keys, missing and unknown values, and harmless changes that keep an event valid. The
+repeated keys, missing and unknown values, redelivered events and events that reuse an event id
+with other content, and harmless changes that keep an event valid. The
 expected outcome of each record is not decided here but by tests/reference_contract.py.
 
 Limits of the embedded file source shape the input: a record is one line (no raw newline byte),
@@ -161,7 +162,24 @@ def _harmless(rng: random.Random, event: dict) -> str:
     return text.replace(",", ", ", rng.randint(0, 3)) if rng.random() < 0.5 else text
 
 
+def _redeliver(rng: random.Random, event: dict) -> str:
+    return _dumps(event)  # byte for byte what the generator published
+
+
+def _conflict(rng: random.Random, event: dict) -> str:
+    if "amount" in event:
+        event["amount"] = round(event["amount"] + rng.choice((0.01, 1.0, 10.0)), 2)
+    else:
+        event["signature"] = f"changed-{rng.randint(1, 9)}"  # not the time: the watermark stays as it was
+    return _dumps(event)
+
+
+# Mutations that keep the source's event_id: a second valid event with it is a duplicate.
+SAME_ID = ("redeliver", "conflict")
+
 MUTATIONS: tuple[tuple[str, Callable], ...] = (
+    ("redeliver", _redeliver),
+    ("conflict", _conflict),
     ("amount_text", _amount_text),
     ("amount_value", _amount_value),
     ("quantity", _quantity),
@@ -179,10 +197,13 @@ MUTATIONS: tuple[tuple[str, Callable], ...] = (
 )
 
 
-def mutate(rng: random.Random, source: dict, n: int, *, max_record_bytes: int) -> bytes:
-    """One hostile record made from a copy of ``source`` (its event id replaced by a new one)."""
-    event = {"event_id": f"F{n:07d}", **{k: v for k, v in source.items() if k != "event_id"}}
+def mutate(rng: random.Random, source: dict, n: int, *, max_record_bytes: int) -> tuple[str, bytes]:
+    """One hostile record made from a copy of ``source`` (its event id replaced by a new one unless
+    the mutation is a duplicate); returns the mutation's name and the bytes."""
     name, mutation = MUTATIONS[n % len(MUTATIONS)]
+    if name in SAME_ID:
+        return name, mutation(rng, dict(source)).encode()
+    event = {"event_id": f"F{n:07d}", **{k: v for k, v in source.items() if k != "event_id"}}
     if name in ("amount_text", "amount_value") and "amount" not in event:
         name, mutation = "wrong_type", _wrong_type
     if name == "quantity" and "quantity" not in event:
@@ -193,7 +214,7 @@ def mutate(rng: random.Random, source: dict, n: int, *, max_record_bytes: int) -
         value = mutation(rng, event, n)
     else:
         value = mutation(rng, event)
-    return value if isinstance(value, bytes) else value.encode("utf-8", "surrogatepass")
+    return name, value if isinstance(value, bytes) else value.encode("utf-8", "surrogatepass")
 
 
 def records(*, seed: int, count: int, max_record_bytes: int = 4096) -> list[Record]:
@@ -220,10 +241,12 @@ def interleave(
         i = rng.choice(late if rng.random() < 0.05 else valid)
         source = orders[i]
         if not empty_done and n == count // 2:
-            value, empty_done = b"", True
+            name, value, empty_done = "empty", b"", True
         else:
-            value = mutate(rng, dict(source.expect["event"]), n, max_record_bytes=max_record_bytes)
-        if value in seen or b"\n" in value or b"\r" in value:
+            name, value = mutate(rng, dict(source.expect["event"]), n, max_record_bytes=max_record_bytes)
+        # A repeated rejected record would repeat its quarantine key; a duplicate event is keyed
+        # by its occurrence, so those may repeat.
+        if (value in seen and name not in SAME_ID) or b"\n" in value or b"\r" in value:
             continue
         seen.add(value)
         record = Record(stream="order-events", key=source.key, value=value, arrival_ms=source.arrival_ms)

@@ -76,6 +76,9 @@ class Model:
         self.tables[spec.name][tuple(row[k] for k in spec.key)] = row
 
     def _events(self) -> None:
+        # Per event_id, among contract-valid events in arrival order: the first record_id, the count.
+        self._first_record: dict[str, str] = {}
+        self._occurrences: dict[str, int] = {}
         for record in self.dataset.orders:
             raw = record.value.encode() if isinstance(record.value, str) else record.value
             verdict = check(
@@ -84,6 +87,11 @@ class Model:
                 position=self.order_positions(record),
                 max_record_bytes=self.max_record_bytes,
             )
+            contract_valid = "event" in record.expect or (
+                record.expect.get("quarantine") == contract.REASON_UNKNOWN_CUSTOMER
+            )
+            if contract_valid and self._duplicate(verdict, record):
+                continue
             if "quarantine" in record.expect:
                 reason = record.expect["quarantine"]
                 self._put(
@@ -117,6 +125,27 @@ class Model:
                 )
             elif event["event_type"] == "ORDER_PLACED":
                 self._enrich(event, verdict.payload)
+
+    def _duplicate(self, verdict, record) -> bool:
+        """Whether a contract-valid event repeats an event_id seen before (then it is quarantined)."""
+        event_id = verdict.event["event_id"]
+        first = self._first_record.setdefault(event_id, verdict.record_id)
+        occurrence = self._occurrences[event_id] = self._occurrences.get(event_id, 0) + 1
+        if occurrence == 1:
+            return False
+        self._put(
+            tables.QUARANTINE,
+            {
+                "record_id": contract.duplicate_record_id(verdict.record_id, occurrence),
+                "source_stream": "order-events",
+                "reason": contract.REASON_DUPLICATE
+                if verdict.record_id == first
+                else contract.REASON_DUPLICATE_CONFLICT,
+                "payload": verdict.payload,
+                "event_time": ts(verdict.event["ts_ms"]),
+            },
+        )
+        return True
 
     def _log_event(self, event: dict, record, *, late: bool) -> None:
         self._put(

@@ -19,6 +19,17 @@ select
 from stg_order_events
 where reason is not null
 union all
+-- A valid event whose event_id came before (int_order_events_occurrence), keyed by
+-- contract.duplicate_record_id: md5 of "<record_id>/<occurrence>".
+select
+    md5(concat(record_id, '/', cast(occurrence as string))) as record_id,
+    'order-events' as source_stream,
+    case when record_id = first_record_id then {{reason_duplicate}} else {{reason_duplicate_conflict}} end as reason,
+    payload,
+    cast(event_time as timestamp(3)) as event_time
+from int_order_events_occurrence
+where occurrence > 1
+union all
 select
     record_id,
     'order-events' as source_stream,

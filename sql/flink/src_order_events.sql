@@ -16,6 +16,8 @@ create temporary table src_order_events (
     message bytes,
     {{position_columns}},
     arrival_time timestamp_ltz(3) metadata from '{{arrival_time_key}}' virtual,
+    -- Arrival order, for "the first event with this event_id" (int_order_events_occurrence).
+    proc_time as proctime(),
     event_time as to_timestamp_ltz(
         epoch_millis_or_zero(
             try_cast(json_value(cast(message as string), '$.ts_ms') as bigint),

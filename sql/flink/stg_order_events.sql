@@ -17,6 +17,7 @@ with decoded as (
         case when r.payload is null or r.payload = '' then md5(s.record_position) else md5(r.payload) end
             as record_id,
         s.arrival_time,
+        s.proc_time,
         s.event_time,
         current_watermark(s.event_time) as watermark_at_arrival
     from src_order_events as s

@@ -90,6 +90,7 @@ def test_the_fuzzed_input_covers_every_class_of_bad_input(scenario):
         contract.REASON_UNKNOWN_CURRENCY,
     ):
         assert reason in reasons, reason
+    assert any("event" in r.expect for r in hostile if r.value.startswith(b'{"event_id":"E')), "duplicates"
     assert any(r and r.startswith("wrong type: ") for r in reasons)
     assert any(r and r.startswith("invalid text: ") for r in reasons)
     assert any("event" in r.expect for r in hostile), "some mutations keep an event valid"
@@ -113,8 +114,12 @@ def test_every_published_order_record_is_in_exactly_one_place_that_says_why(scen
         for r in actual[tables.QUARANTINE.name]
         if r["source_stream"] == "order-events" and r["reason"] not in enrichment
     ]
-    # A record the contract accepts is a silver row; one it rejects is a quarantine row: never both, never none.
+    # A record the contract accepts is a silver row, unless its event_id came before (then it is a
+    # quarantine row as a duplicate); one it rejects is a quarantine row: never both, never none.
     assert len(silver) + len(rejected) == len(fuzzed.orders)
+    assert len({r["event_id"] for r in silver}) == len(silver)
+    reasons = {r["reason"] for r in rejected}
+    assert {contract.REASON_DUPLICATE, contract.REASON_DUPLICATE_CONFLICT} <= reasons
     assert all(r["reason"] for r in rejected)
     late_ids = {r["event_id"] for r in actual[tables.LATE_EVENTS.name]}
     assert late_ids == {r["event_id"] for r in silver if r["is_late"]}
@@ -138,3 +143,12 @@ def test_a_quarantined_record_gives_back_the_bytes_that_were_published(scenario)
     published = {r.value for r in hostile if "quarantine" in r.expect}
     kept = {contract.original_bytes(r["payload"]) or b"" for r in actual[tables.QUARANTINE.name]}
     assert published <= kept
+
+
+def test_the_quarantine_and_silver_suites_pass_on_the_fuzzed_output(scenario):
+    from lakehouse import quality
+
+    settings = scenario[0]
+    for name in (tables.QUARANTINE.name, tables.ORDER_EVENTS.name, tables.LATE_EVENTS.name):
+        report = quality.validate(settings, name)
+        assert report.success, report.render()

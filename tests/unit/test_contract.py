@@ -5,6 +5,7 @@ declarations (lakehouse/contract.py)."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -110,7 +111,8 @@ def test_the_quarantine_event_time_is_set_only_for_a_plausible_time():
 
 
 def test_the_staging_sql_takes_every_rule_from_the_contract():
-    text = sql.load("flink/stg_order_events", **contract.sql_values(max_record_bytes=4096))
+    values = contract.sql_values(max_record_bytes=4096)
+    text = sql.load("flink/stg_order_events", **values) + sql.load("flink/bronze_quarantine", **values)
     assert "{{" not in text and "size_bytes > 4096" in text
     reasons = [v for k, v in vars(contract).items() if k.startswith("REASON_")]
     enrichment = (contract.REASON_UNKNOWN_CUSTOMER, contract.REASON_UNKNOWN_PRODUCT)
@@ -121,9 +123,11 @@ def test_the_staging_sql_takes_every_rule_from_the_contract():
         assert f"{f.name}:{f.json_type}" in text
     for bound in (contract.MIN_EVENT_TIME_MS, contract.MAX_EVENT_TIME_MS, contract.MAX_QUANTITY, contract.MAX_AMOUNT):
         assert str(bound) in text
-    # No reason is written into the SQL file by hand.
-    source = (sql.SQL_DIR / "flink" / "stg_order_events.sql").read_text()
-    for reason in reasons:
+    # No reason of the contract is written into these SQL files by hand.
+    source = "".join(
+        (sql.SQL_DIR / "flink" / f"{n}.sql").read_text() for n in ("stg_order_events", "bronze_quarantine")
+    )
+    for reason in set(reasons) - set(enrichment):
         assert f"'{reason}'" not in source, reason
 
 
@@ -146,3 +150,36 @@ def test_the_fuzzer_is_deterministic_and_covers_every_class():
         assert reason in reasons, reason
     assert any(r and r.startswith("wrong type: ") for r in reasons)
     assert any(r and r.startswith("invalid text: ") for r in reasons)
+
+
+def test_the_model_keeps_the_first_event_of_an_event_id_and_quarantines_the_others():
+    from lakehouse import rules, tables
+    from tests.reference import Model
+
+    dataset = generator.generate(generator.GeneratorConfig(minutes=45, orders_per_second=0.5, seed=3))
+    orders, hostile = fuzz_orders.interleave(dataset.orders, seed=3, count=300, max_record_bytes=4096)
+    for record in hostile:
+        got = check(record.value, arrival_ms=record.arrival_ms, position="f", max_record_bytes=4096)
+        record.expect = {"event": got.event, "late": False} if got.reason is None else {"quarantine": got.reason}
+    model = Model(
+        replace(dataset, orders=orders),
+        rules.load(generator_rules()),
+        max_record_bytes=4096,
+        order_positions=lambda _r: "f",
+    )
+    quarantine = model.tables[tables.QUARANTINE.name].values()
+    reasons = {r["reason"] for r in quarantine}
+    assert {contract.REASON_DUPLICATE, contract.REASON_DUPLICATE_CONFLICT} <= reasons
+    silver_ids = [key[0] for key in model.tables[tables.ORDER_EVENTS.name]]
+    valid = [r for r in orders if "event" in r.expect or r.expect.get("quarantine") == contract.REASON_UNKNOWN_CUSTOMER]
+    duplicates = [r for r in quarantine if r["reason"].startswith("duplicate")]
+    assert len(silver_ids) + len(duplicates) == len(valid)
+    for row in duplicates:
+        event_id = json.loads(row["payload"])["event_id"]
+        assert (event_id,) in model.tables[tables.ORDER_EVENTS.name]
+
+
+def generator_rules():
+    from pathlib import Path
+
+    return Path(__file__).resolve().parents[2] / "config" / "anomaly_rules.toml"
