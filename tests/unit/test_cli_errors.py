@@ -105,3 +105,17 @@ def test_quarantine_lists_what_was_set_aside_and_exports_the_original_bytes(monk
     assert export.read_bytes() == b'{"id":"\xff"}\n'
     assert cli.main(["quarantine", "--list", "--stream", "order-events"]) == 0
     assert "<no value>" in capsys.readouterr().out
+
+
+def test_a_jvm_error_is_reduced_to_its_root_cause():
+    from lakehouse import errors
+
+    text = (
+        "An error occurred while calling o38.sqlQuery.\n"
+        ": org.apache.flink.table.api.ValidationException: SQL validation failed. From line 17\n"
+        "\tat org.apache.flink.table.planner.calcite.FlinkPlannerImpl.validate(FlinkPlannerImpl.scala:205)\n"
+        "Caused by: org.apache.calcite.runtime.CalciteContextException: Column 'proc_time' not found in table 'v'\n"
+        "\tat java.base/jdk.internal.reflect.NativeConstructorAccessorImpl.newInstance0(Native Method)\n"
+    )
+    assert errors.describe(RuntimeError(text)) == "CalciteContextException: Column 'proc_time' not found in table 'v'"
+    assert errors.describe(ValueError("bad value\nmore")) == "ValueError: bad value"
