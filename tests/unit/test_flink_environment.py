@@ -10,3 +10,34 @@ def test_pyflinks_variables_go_but_the_stacks_ports_stay(monkeypatch):
     env = flink_cluster.clean_environment()
     assert "FLINK_HOME" not in env and "PYFLINK_GATEWAY_PORT" not in env and "JVM_ARGS" not in env
     assert env["FLINK_REST_PORT"] == "8181" and env["FLINK_TM_RPC_PORTS"] == "6230-6249"
+
+
+def test_only_the_beam_workers_hang_up_at_job_end_is_kept_quiet(monkeypatch):
+    import threading
+
+    from lakehouse import flink_env
+
+    printed = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: printed.append((args.thread.name, args.exc_type)))
+    flink_env.quiet_beam_hangup()
+    flink_env.quiet_beam_hangup()  # twice: one filter, not two
+
+    class Status:
+        name = "CANCELLED"
+
+    class Hangup(Exception):
+        def code(self):
+            return Status()
+
+    def raise_in(name: str, error: Exception) -> None:
+        def run():
+            raise error
+
+        thread = threading.Thread(target=run, name=name)
+        thread.start()
+        thread.join()
+
+    raise_in("read_grpc_client_inputs", Hangup("Multiplexer hanging up"))
+    raise_in("read_grpc_client_inputs", ValueError("a real failure"))
+    raise_in("other", Hangup("cancelled elsewhere"))
+    assert printed == [("read_grpc_client_inputs", ValueError), ("other", Hangup)]
