@@ -137,10 +137,12 @@ def parse_variant(text: str) -> dict[str, float | str]:
     ``order_source_options`` takes the value of LAKEHOUSE_ORDER_SOURCE_OPTIONS ("key=value;key=";
     an empty value removes an option of the order-events Kafka source), e.g.
     "order_source_options=scan.watermark.alignment.group=;properties.max.partition.fetch.bytes=".
-    ``dimension_source_options`` does the same for the customers and products sources.
+    ``dimension_source_options`` does the same for the customers and products sources, and
+    ``flink_options`` sets Flink configuration for the job (LAKEHOUSE_FLINK_OPTIONS), e.g.
+    "flink_options=state.storage.fs.memory-threshold=1mb".
     """
     numbers = {"checkpoint_interval_ms"}
-    words = {"state_backend", "order_source_options", "dimension_source_options"}
+    words = {"state_backend", "order_source_options", "dimension_source_options", "flink_options"}
     values: dict[str, float | str] = {}
     for item in text.split(","):
         key, _, value = (part.strip() for part in item.partition("="))
@@ -165,6 +167,7 @@ def _variant_runs(text: str, mode: dict, args: argparse.Namespace, sampler: Samp
     with (
         _environment("LAKEHOUSE_ORDER_SOURCE_OPTIONS", str(values.get("order_source_options", ""))),
         _environment("LAKEHOUSE_DIMENSION_SOURCE_OPTIONS", str(values.get("dimension_source_options", ""))),
+        _environment("LAKEHOUSE_FLINK_OPTIONS", str(values.get("flink_options", ""))),
     ):
         _variant_measure(out, mode, args, sampler, results, checkpoint_ms, state_backend)
     return out

@@ -15,7 +15,7 @@ if __package__ in (None, ""):  # run as a script by `flink run -py` or `python j
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from jobs import orders_anomalies, orders_enrich, orders_metrics, orders_speed  # noqa: E402
-from lakehouse import cdc, config, contract, rules, sql, tables  # noqa: E402
+from lakehouse import cdc, config, contract, flink_env, rules, sql, tables  # noqa: E402
 from lakehouse.config import Settings  # noqa: E402
 
 # The metadata column that says when a record reached the source, per connector.
@@ -82,10 +82,7 @@ def source_options(settings: Settings) -> dict[str, dict[str, str]]:
 def _with_overrides(options: dict[str, str], overrides: str) -> dict[str, str]:
     """Apply "key=value;key=" (an empty value removes the key) on top of ``options``."""
     result = dict(options)
-    for item in filter(None, (part.strip() for part in overrides.split(";"))):
-        key, sep, value = (part.strip() for part in item.partition("="))
-        if not sep or not key:
-            raise ValueError(f"source options: expected key=value, got {item!r}")
+    for key, value in flink_env.parse_options(overrides, "source options").items():
         if value:
             result[key] = value
         else:

@@ -193,6 +193,21 @@ def cmd_submit(args: argparse.Namespace) -> int:
             print(fingerprint.refusal_message(check, args.from_savepoint, settings), file=sys.stderr)
             return 3
         _log(f"pre-flight: state fingerprint {check.new.digest} matches the savepoint's; restoring")
+    if not args.from_savepoint and not args.fresh_start:
+        spec = tables.BY_NAME["silver.order_events"]
+        earlier = storage.committing_jobs(settings, spec)
+        if earlier:
+            print(
+                f"refused: {spec.name} already holds commits of {settings.job_name} (Flink job "
+                f"{', '.join(sorted(earlier))}). A submission without state reads the topics from their "
+                "earliest offsets and would append that input again. Restore the job instead: "
+                "`lakehouse submit --from-savepoint <path>` with a savepoint (`lakehouse jobs stop` takes one) "
+                "or a retained checkpoint (<execution.checkpointing.dir>/<job id>/chk-<n>); reprocess into a "
+                "new table version with `lakehouse replay`; or, if the topics hold only records the tables "
+                "do not, pass --fresh-start.",
+                file=sys.stderr,
+            )
+            return 3
     storage.ensure_tables(settings)
     job_id = flink_cluster.submit(settings, savepoint=args.from_savepoint)
     _log(
@@ -350,6 +365,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--from-savepoint", help="restore from this savepoint path")
     p.add_argument("--print-command", action="store_true", help="only print the `flink run` command line")
+    p.add_argument(
+        "--fresh-start",
+        action="store_true",
+        help="submit without state even though the tables hold commits of an earlier run of this job "
+        "(only when the topics hold no record those commits came from)",
+    )
     p.add_argument(
         "--skip-state-check",
         action="store_true",

@@ -37,6 +37,9 @@ class Settings:
     # Flink's state.backend.type for this job ("hashmap" or "rocksdb"); empty: the cluster's own
     # (RocksDB on the local stack, the heap in the embedded mini-cluster).
     state_backend: str = ""
+    # More Flink configuration for this job ("key=value;key=value"), set last, over the project's own
+    # choices: e.g. "state.storage.fs.memory-threshold=1mb" for tuning without code changes.
+    flink_options: str = ""
     # Connector options for the order-events Kafka source on top of jobs/orders_pipeline.py's
     # ("key=value;key=value"; an empty value removes an option), for tuning without code changes.
     order_source_options: str = ""
@@ -64,6 +67,11 @@ class Settings:
     topic_prefix: str = ""  # prepended to order-events, customers and products (tests use a unique one)
     flink_rest: str = "http://127.0.0.1:8081"  # the session cluster's REST endpoint
     jvm_heap: str = "1g"  # the embedded mini-cluster's JVM heap; explicit so it never takes RAM/4
+    # More JVM options for the embedded mini-cluster. An embedded run is a short catch-up (a minute),
+    # in which the optimising JIT compiler (C2) spent about as much CPU as the job itself, compiling
+    # the planner's generated code; the quick compiler alone made `make run` 1.6-2x faster in wall
+    # time (BENCHMARKS.md). A long-running job on a cluster keeps the JVM's default (both tiers).
+    jvm_options: str = "-XX:TieredStopAtLevel=1"
     # Logic versions, for the bug-fix drills (docs/RUNBOOK.md). 1 is the deliberately wrong code of
     # the drill, 2 the fix (default). The currency fix keeps the job's state layout (a savepoint
     # restores); the metrics fix changes an aggregate (it cannot restore: replay instead).

@@ -25,7 +25,7 @@ def create_table_env(settings: Settings, *, extra_options: dict[str, str] | None
     ``extra_options`` are set on top (the embedded runner's checkpoint directory and restore path)."""
     # The embedded mini-cluster runs in the JVM that pyflink starts; without an explicit heap it
     # takes a quarter of RAM. Only the pyflink gateway reads JVM_ARGS.
-    os.environ.setdefault("JVM_ARGS", f"-Xms256m -Xmx{settings.jvm_heap}")
+    os.environ.setdefault("JVM_ARGS", f"-Xms256m -Xmx{settings.jvm_heap} {settings.jvm_options}".strip())
     # Keep the mini-cluster's logs with the data instead of inside site-packages.
     log_dir = settings.data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -91,7 +91,7 @@ def add_jars(t_env, jars) -> None:
 
 def _options(settings: Settings) -> dict[str, str]:
     chosen = {"state.backend.type": settings.state_backend} if settings.state_backend else {}
-    return chosen | {
+    ours = {
         "pipeline.name": settings.job_name,
         "parallelism.default": str(settings.parallelism),
         "table.local-time-zone": "UTC",
@@ -108,3 +108,15 @@ def _options(settings: Settings) -> dict[str, str]:
         # computed once, instead of one copy per sink with its own JSON parsing and Python UDF.
         "table.optimizer.reuse-optimize-block-with-digest-enabled": "true",
     }
+    return chosen | ours | parse_options(settings.flink_options, "flink_options")
+
+
+def parse_options(text: str, name: str) -> dict[str, str]:
+    """``"key=value;key=value"`` as a dict; a clear error for an entry without '='."""
+    options = {}
+    for entry in filter(None, (part.strip() for part in text.split(";"))):
+        key, sep, value = entry.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{name}: {entry!r} is not key=value (entries are separated by ';')")
+        options[key.strip()] = value.strip()
+    return options

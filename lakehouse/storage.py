@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from urllib.parse import urlparse
 
 import pyarrow.fs as pafs
@@ -69,3 +70,19 @@ def snapshot_moved(error: Exception) -> bool:
         return True
     message = str(error)
     return "not found" in message or "No such file" in message or "NoSuchKey" in message
+
+
+def committing_jobs(settings: Settings, spec: TableSpec, *, limit: int = 100) -> set[str]:
+    """Flink job ids whose Delta sink, for this job name, committed among the table's last ``limit``
+    versions (the app ids of the sink's ``lakehouse.transactions``: ``<job>/<table>/<job id>/<subtask>``).
+    """
+    uri = table_uri(settings, spec)
+    if not DeltaTable.is_deltatable(uri, storage_options=settings.storage_options()):
+        return set()
+    prefix = f"{settings.job_name}/{spec.name}/"
+    jobs = set()
+    for entry in DeltaTable(uri, storage_options=settings.storage_options()).history(limit):
+        for app_id in json.loads(entry.get("lakehouse.transactions") or "{}"):
+            if app_id.startswith(prefix):
+                jobs.add(app_id[len(prefix) :].split("/")[0])
+    return jobs

@@ -80,6 +80,9 @@ def test_a_variant_parses_to_its_settings_and_rejects_unknown_keys():
     assert parse_variant("order_source_options=properties.max.partition.fetch.bytes=;scan.x=1 min") == {
         "order_source_options": "properties.max.partition.fetch.bytes=;scan.x=1 min"
     }
+    assert parse_variant("flink_options=state.storage.fs.memory-threshold=1mb") == {
+        "flink_options": "state.storage.fs.memory-threshold=1mb"
+    }
     with pytest.raises(ValueError):
         parse_variant("parallelism=4")
     with pytest.raises(ValueError):  # the committer process is gone, and its interval with it

@@ -46,3 +46,47 @@ def test_switch_refuses_an_unwritten_version_and_moves_readers_to_a_written_one(
     storage.ensure_tables(config.load("embedded", table_version="v2"))
     assert cli.main(["switch", "--profile", "embedded", "v2"]) == 0
     assert "now see version v2 (was base)" in capsys.readouterr().out
+
+
+def _silver_committed_by(settings, job_name: str, job_id: str) -> None:
+    """silver.order_events as the Delta sink of ``job_name`` leaves it after one commit (its txn map)."""
+    import json
+
+    import pyarrow as pa
+    from deltalake import CommitProperties, write_deltalake
+
+    from lakehouse import tables
+
+    spec = tables.BY_NAME["silver.order_events"]
+    storage.ensure_tables(settings)
+    transactions = {f"{job_name}/{spec.name}/{job_id}/0": 3}
+    write_deltalake(
+        storage.table_uri(settings, spec),
+        pa.Table.from_pylist([], schema=spec.arrow_schema()),
+        mode="append",
+        commit_properties=CommitProperties(custom_metadata={"lakehouse.transactions": json.dumps(transactions)}),
+    )
+
+
+def test_a_fresh_submission_over_tables_the_job_has_written_is_refused(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("LAKEHOUSE_DATA_DIR", str(tmp_path))
+    settings = config.load("embedded")
+    _silver_committed_by(settings, settings.job_name, "a" * 32)
+    submitted = []
+    monkeypatch.setattr(flink_cluster, "submit", lambda settings, **k: submitted.append(k) or "f" * 32)
+    assert cli.main(["submit", "--profile", "embedded"]) == 3
+    err = capsys.readouterr().err
+    assert submitted == []
+    assert "a" * 32 in err and "--from-savepoint" in err and "--fresh-start" in err
+    assert cli.main(["submit", "--profile", "embedded", "--fresh-start"]) == 0
+    assert submitted == [{"savepoint": None}]
+
+
+def test_a_fresh_submission_is_accepted_where_only_another_job_has_committed(monkeypatch, tmp_path):
+    monkeypatch.setenv("LAKEHOUSE_DATA_DIR", str(tmp_path))
+    settings = config.load("embedded")
+    _silver_committed_by(settings, "orders-pipeline-v2", "b" * 32)
+    submitted = []
+    monkeypatch.setattr(flink_cluster, "submit", lambda settings, **k: submitted.append(k) or "f" * 32)
+    assert cli.main(["submit", "--profile", "embedded"]) == 0
+    assert submitted == [{"savepoint": None}]

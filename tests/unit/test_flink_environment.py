@@ -41,3 +41,19 @@ def test_only_the_beam_workers_hang_up_at_job_end_is_kept_quiet(monkeypatch):
     raise_in("read_grpc_client_inputs", ValueError("a real failure"))
     raise_in("other", Hangup("cancelled elsewhere"))
     assert printed == [("read_grpc_client_inputs", ValueError), ("other", Hangup)]
+
+
+def test_flink_options_are_set_last_and_a_malformed_entry_names_the_setting():
+    from dataclasses import replace
+
+    import pytest
+
+    from lakehouse import config, flink_env
+
+    settings = replace(
+        config.load("embedded"), flink_options="state.storage.fs.memory-threshold=1mb; pipeline.name = other"
+    )
+    options = flink_env._options(settings)
+    assert options["state.storage.fs.memory-threshold"] == "1mb" and options["pipeline.name"] == "other"
+    with pytest.raises(ValueError, match="flink_options: 'no-equals-sign' is not key=value"):
+        flink_env._options(replace(settings, flink_options="no-equals-sign"))
