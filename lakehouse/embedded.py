@@ -50,7 +50,6 @@ def run_pipeline(
     log: Callable[[str], None] = print,
     poll_seconds: float = 3.0,
     stop_when: Callable[[dict[str, int]], bool] | None = None,
-    flink_options: dict[str, str] | None = None,
 ) -> dict[str, int]:
     """Run the pipeline job to completion on the mini-cluster; the job commits to Delta itself.
 
@@ -59,8 +58,7 @@ def run_pipeline(
     its last retained checkpoint, so the input lands once (see docs/DESIGN.md, "Reruns").
     ``stop_when`` cancels the job as soon as it returns true for the rows committed so far: an
     abrupt stop without a savepoint, as after a crash. Between polls the order read model
-    (gold.orders_current) follows silver.order_events. ``flink_options`` are set on the job's
-    configuration (a test sets ``restart-strategy.type: none`` to prove the job never restarts).
+    (gold.orders_current) follows silver.order_events.
     """
     from jobs import orders_pipeline
     from lakehouse.flink_env import create_table_env
@@ -80,7 +78,7 @@ def run_pipeline(
     if record and record.get("input") != digest:
         runs.clear_checkpoints()
     runs.save({"input": digest, "status": "running"})
-    t_env = create_table_env(settings, extra_options=runs.checkpoint_options(restore) | (flink_options or {}))
+    t_env = create_table_env(settings, extra_options=runs.checkpoint_options(restore))
     result = orders_pipeline.build(t_env, settings).execute()
     client = result.get_job_client()
     resumed = f", resuming from {restore}" if restore else ""

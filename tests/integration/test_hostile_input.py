@@ -38,6 +38,8 @@ def scenario(tmp_path_factory):
         data_dir=tmp_path_factory.mktemp("hostile"),
         checkpoint_interval_ms=2000,
         max_record_bytes=MAX_RECORD_BYTES,
+        # Flink's restart strategy off: one failure would fail the run instead of restarting it.
+        flink_options="restart-strategy.type=none",
     )
     dataset = generator.generate(GEN)
     orders, hostile = fuzz_orders.interleave(
@@ -72,14 +74,12 @@ def scenario(tmp_path_factory):
     )
     # Stopped abruptly after its first commits, then resumed from its last checkpoint: a replay of
     # the uncommitted part, which must find every quarantine row once like every other row.
-    no_restart = {"restart-strategy.type": "none"}
     first = embedded.run_pipeline(
         replace(settings, checkpoint_interval_ms=1000),
         poll_seconds=1.0,
         stop_when=lambda rows: rows[tables.QUARANTINE.name] > 0,
-        flink_options=no_restart,
     )
-    second = embedded.run_pipeline(settings, flink_options=no_restart)
+    second = embedded.run_pipeline(settings)
     actual = {spec.name: read_rows(storage.table_uri(settings, spec), spec) for spec in tables.ALL}
     return settings, fuzzed, hostile, model, (first, second), actual
 
