@@ -16,22 +16,24 @@ VIEWS = (
     "dim_customers",
     "dim_products",
     "stg_order_events",
+    "int_order_events_occurrence",
     "stg_orders_placed",
     "int_orders_enriched",
     "int_orders_enriched_matched",
 )
 
 
-def register_views(t_env, *, currency_udf_version: int = 2) -> None:
+def register_views(t_env, *, currency_udf_version: int = 2, max_record_bytes: int = contract.MAX_RECORD_BYTES) -> None:
     """Create the staging and intermediate views this job and the metrics job build on.
 
     ``currency_udf_version`` picks the conversion (udfs/currency.py); the plan is the same for
-    every version, so a savepoint restores across them."""
+    every version, so a savepoint restores across them. ``max_record_bytes``: the contract's size
+    limit (Settings.max_record_bytes)."""
     from udfs.currency import to_eur_udf
 
     t_env.create_temporary_function("to_eur", to_eur_udf(currency_udf_version))
     for view in VIEWS:
-        sql.register_view(t_env, f"flink/{view}", max_future_skew_hours=contract.MAX_FUTURE_SKEW_HOURS)
+        sql.register_view(t_env, f"flink/{view}", **contract.sql_values(max_record_bytes=max_record_bytes))
 
 
 def transform(t_env) -> dict[str, object]:
@@ -39,6 +41,6 @@ def transform(t_env) -> dict[str, object]:
     return {
         tables.ORDER_EVENTS.name: t_env.sql_query(sql.load("flink/silver_order_events")),
         tables.ORDERS_ENRICHED.name: t_env.sql_query(sql.load("flink/silver_orders_enriched")),
-        tables.QUARANTINE.name: t_env.sql_query(sql.load("flink/bronze_quarantine")),
+        tables.QUARANTINE.name: t_env.sql_query(sql.load("flink/bronze_quarantine", **contract.sql_values())),
         tables.LATE_EVENTS.name: t_env.sql_query(sql.load("flink/bronze_late_events")),
     }

@@ -20,6 +20,17 @@ from lakehouse.config import Settings  # noqa: E402
 
 # The metadata column that says when a record reached the source, per connector.
 ARRIVAL_TIME_METADATA = {"filesystem": "file.modification-time", "kafka": "timestamp"}
+# Where a record sits in its source, per connector (the quarantine key of a record without a payload).
+POSITION_COLUMNS = {
+    "filesystem": "record_position string metadata from 'file.path' virtual",
+    "kafka": (
+        "record_topic string metadata from 'topic' virtual,\n"
+        "    record_partition int metadata from 'partition' virtual,\n"
+        "    record_offset bigint metadata from 'offset' virtual,\n"
+        "    record_position as concat_ws('/', record_topic, cast(record_partition as string), "
+        "cast(record_offset as string))"
+    ),
+}
 
 
 def source_options(settings: Settings) -> dict[str, dict[str, str]]:
@@ -118,6 +129,7 @@ def register_sources(t_env, settings: Settings) -> None:
                 connector=sql.with_options(options),
                 max_future_skew_hours=contract.MAX_FUTURE_SKEW_HOURS,
                 arrival_time_key=ARRIVAL_TIME_METADATA[options["connector"]],
+                position_columns=POSITION_COLUMNS[options["connector"]],
                 watermark_delay_seconds=f"{contract.WATERMARK_DELAY_MS / 1000:.3f}",
                 cdc_envelope=cdc.envelope_expression(settings.cdc_envelope),
             )
@@ -136,7 +148,9 @@ def build(t_env, settings: Settings):
     """Register sources, views and sinks; return the statement set that writes every table."""
     register_sources(t_env, settings)
     register_sinks(t_env, settings)
-    orders_enrich.register_views(t_env, currency_udf_version=settings.currency_udf_version)
+    orders_enrich.register_views(
+        t_env, currency_udf_version=settings.currency_udf_version, max_record_bytes=settings.max_record_bytes
+    )
     orders_metrics.register_views(t_env, version=settings.metrics_version)
     outputs = {**orders_enrich.transform(t_env), **orders_metrics.transform(t_env)}
     outputs[tables.ANOMALIES.name] = orders_anomalies.transform(t_env, rules.load(settings.rules_file))

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
 
-from lakehouse import cli_data, config, generator, tables
+from lakehouse import cli_data, config, errors, generator, tables
 
 
 def _settings(args: argparse.Namespace) -> config.Settings:
@@ -272,8 +273,12 @@ def cmd_jobs(args: argparse.Namespace) -> int:
         print(f"`lakehouse jobs {args.action}` needs a job id (see `lakehouse jobs list`)", file=sys.stderr)
         return 2
     if args.action == "cancel":
-        flink_cluster.cancel(settings, args.job_id)
-        _log(f"cancelled {args.job_id}")
+        outcome = flink_cluster.cancel(settings, args.job_id)
+        _log(
+            f"cancelled {args.job_id}"
+            if outcome == "CANCELLING"
+            else f"{args.job_id} had already ended ({outcome}); nothing to cancel"
+        )
     else:
         from lakehouse import fingerprint
 
@@ -305,7 +310,11 @@ def _log(message: str) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lakehouse", description="PyFlink jobs writing Delta Lake tables.")
+    debug_help = "on a failure, print the traceback too (default: one line; also $LAKEHOUSE_DEBUG=1)"
+    parser.add_argument("--debug", action="store_true", help=debug_help)
     common = argparse.ArgumentParser(add_help=False)
+    # SUPPRESS: a subcommand's default must not overwrite `lakehouse --debug <command>`.
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=debug_help)
     common.add_argument(
         "--profile", choices=config.PROFILES, help="configuration profile (default: $LAKEHOUSE_PROFILE or embedded)"
     )
@@ -418,9 +427,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. A failure is one line on stderr and a non-zero exit; the traceback only
+    with --debug (or $LAKEHOUSE_DEBUG=1)."""
     args = build_parser().parse_args(argv)
+    debug = getattr(args, "debug", False) or os.environ.get("LAKEHOUSE_DEBUG", "") not in ("", "0")
     try:
         return args.func(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as error:
+        if debug:
+            raise
+        print(f"lakehouse {args.command}: {errors.describe(error)} (--debug shows the traceback)", file=sys.stderr)
+        return 1

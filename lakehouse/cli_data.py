@@ -107,6 +107,57 @@ def cmd_training_rebuild(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_quarantine(args: argparse.Namespace) -> int:
+    """What was set aside: counts per stream and reason, the records themselves, or their bytes."""
+    from collections import Counter
+
+    from deltalake import DeltaTable
+
+    from lakehouse import catalog, contract, tables
+
+    settings = _settings(args)
+    uri = catalog.resolve(settings, tables.QUARANTINE)
+    rows = DeltaTable(uri, storage_options=settings.storage_options()).to_pyarrow_table().to_pylist()
+    rows = [
+        r
+        for r in rows
+        if (not args.stream or r["source_stream"] == args.stream)
+        and (not args.reason or r["reason"].startswith(args.reason))
+    ]
+    rows.sort(
+        key=lambda r: (r["source_stream"], r["reason"], r["event_time"] is None, r["event_time"] or 0, r["record_id"])
+    )
+    if args.export:
+        written = skipped = 0
+        with open(args.export, "wb") as out:
+            for row in rows:
+                value = contract.original_bytes(row["payload"])
+                if value is None or b"\n" in value:
+                    skipped += 1  # no bytes to replay (a record without a value), or not one line
+                    continue
+                out.write(value + b"\n")
+                written += 1
+        print(
+            f"wrote the original bytes of {written} records to {args.export}, one per line"
+            + (f"; {skipped} without a value or holding a newline were left out" if skipped else "")
+        )
+        return 0
+    if not args.list:
+        counts = Counter((r["source_stream"], r["reason"]) for r in rows)
+        print(f"{len(rows):,} records set aside in {tables.QUARANTINE.name} ({uri})")
+        for (stream, reason), n in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+            print(f"  {n:>8,}  {stream:13s} {reason}")
+        return 0
+    for row in rows[: args.limit]:
+        payload = row["payload"]
+        shown = "<no value>" if payload is None else (payload if len(payload) <= 120 else payload[:117] + "...")
+        when = "-" if row["event_time"] is None else f"{row['event_time']:%Y-%m-%d %H:%M:%S}"
+        print(f"{row['record_id']}  {row['source_stream']:13s} {when:19s}  {row['reason']}\n    {shown}")
+    if len(rows) > args.limit:
+        print(f"... {len(rows) - args.limit:,} more (--limit)")
+    return 0
+
+
 def _print_manifest(out: Path, manifest: dict) -> None:
     output = manifest["output"]
     print(f"{out}: {output['rows']:,} rows, {output['positives']:,} positive labels, sha256 {output['content_sha256']}")
@@ -115,7 +166,20 @@ def _print_manifest(out: Path, manifest: dict) -> None:
 
 
 def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    """Register `quality`, `orders-current` and `training-set` on the `lakehouse` parser."""
+    """Register `quality`, `quarantine`, `orders-current` and `training-set` on the `lakehouse` parser."""
+    p = sub.add_parser(
+        "quarantine",
+        parents=[common],
+        help="what was set aside (bronze.quarantine): counts per reason, the records, or their original bytes",
+    )
+    p.add_argument("--stream", choices=("order-events", "customers", "products"), help="only this source stream")
+    p.add_argument("--reason", help="only reasons starting with this text, e.g. 'wrong type'")
+    p.add_argument("--list", action="store_true", help="list the records (id, stream, event time, reason, payload)")
+    p.add_argument("--limit", type=int, default=50, help="records to list (default 50)")
+    p.add_argument(
+        "--export", metavar="FILE", help="write the records' original bytes to FILE, one per line, to replay"
+    )
+    p.set_defaults(func=cmd_quarantine)
     quality_parser = sub.add_parser("quality", help="data-quality gates: validate table versions, show verdicts")
     quality_sub = quality_parser.add_subparsers(dest="quality_command", required=True, metavar="action")
     p = quality_sub.add_parser(

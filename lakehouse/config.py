@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+from lakehouse import contract
+
 PROFILES = ("embedded", "local", "production")
 
 
@@ -47,6 +49,9 @@ class Settings:
     # JsonConverter with schemas.enable=true ({schema, payload}), "plain" for schemas.enable=false,
     # "auto" (default) takes either, record by record.
     cdc_envelope: str = "auto"
+    # The order-events contract's size limit: a larger record is quarantined unparsed ("record too
+    # large"). Default: contract.MAX_RECORD_BYTES (1 MiB, Kafka's default message size).
+    max_record_bytes: int = contract.MAX_RECORD_BYTES
     job_name: str = "orders-pipeline"
     rules_file: Path = field(
         default_factory=lambda: Path(__file__).resolve().parent.parent / "config" / "anomaly_rules.toml"

@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -125,8 +126,22 @@ def job_exceptions(settings: Settings, job_id: str) -> str:
     return json.dumps(_rest(settings, f"/jobs/{job_id}/exceptions"))
 
 
-def cancel(settings: Settings, job_id: str) -> None:
-    _rest(settings, f"/jobs/{job_id}", method="PATCH")
+def cancel(settings: Settings, job_id: str) -> str:
+    """Cancel a job; returns "CANCELLING", or the state of a job that had already ended (then
+    there is nothing to cancel: the REST API answers 409 Conflict, which is not a failure here)."""
+    state = job_state(settings, job_id)
+    if state not in _ALIVE:
+        return state
+    try:
+        _rest(settings, f"/jobs/{job_id}", method="PATCH")
+    except urllib.error.HTTPError as error:
+        if error.code != 409:
+            raise
+        state = job_state(settings, job_id)  # it ended between the two calls
+        if state in _ALIVE:
+            raise
+        return state
+    return "CANCELLING"
 
 
 def wait_all_tasks_running(settings: Settings, job_id: str, *, timeout: float = 180) -> None:

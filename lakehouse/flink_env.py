@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from pathlib import Path
 
 from lakehouse import packaging
@@ -14,6 +15,7 @@ from lakehouse.config import Settings
 JAVA_FUNCTIONS = {
     "json_object_fields": "lakehouse.udfs.JsonObjectFields",
     "epoch_millis_or_zero": "lakehouse.udfs.EpochMillisOrZero",
+    "raw_record": "lakehouse.udfs.RawRecord",
 }
 
 
@@ -28,6 +30,7 @@ def create_table_env(settings: Settings, *, extra_options: dict[str, str] | None
     log_dir = settings.data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("FLINK_LOG_DIR", str(log_dir))
+    quiet_beam_hangup()
     from pyflink.common import Configuration
     from pyflink.table import EnvironmentSettings, TableEnvironment
 
@@ -47,6 +50,31 @@ def create_table_env(settings: Settings, *, extra_options: dict[str, str] | None
     for name, class_name in JAVA_FUNCTIONS.items():
         t_env.create_java_temporary_system_function(name, class_name)
     return t_env
+
+
+def quiet_beam_hangup() -> None:
+    """Stop one known, harmless traceback: when a job ends, the Python worker's gRPC input stream
+    (Beam's thread ``read_grpc_client_inputs``, in this process in loopback mode) is cancelled
+    by the JVM ("Multiplexer hanging up") and the thread dies with an unhandled exception that
+    Python prints in the middle of the run's progress. Every other thread exception is printed
+    as before."""
+    previous = threading.excepthook
+    if getattr(previous, "lakehouse_quiet_beam_hangup", False):
+        return
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        if not _is_beam_hangup(args):
+            previous(args)
+
+    hook.lakehouse_quiet_beam_hangup = True  # type: ignore[attr-defined]
+    threading.excepthook = hook
+
+
+def _is_beam_hangup(args: threading.ExceptHookArgs) -> bool:
+    name = args.thread.name if args.thread is not None else ""
+    code = getattr(args.exc_value, "code", None)
+    status = code() if callable(code) else None
+    return name.startswith("read_grpc_client_inputs") and getattr(status, "name", "") == "CANCELLED"
 
 
 def add_jars(t_env, jars) -> None:

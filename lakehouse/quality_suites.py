@@ -195,23 +195,26 @@ def _dt_matches(frame: pd.DataFrame) -> pd.Series:
 
 def quarantine(inputs: Inputs) -> list[Check]:
     df = inputs.frame.copy()
+    # A record without a payload (a Kafka record with no value, an empty one) is keyed by its
+    # position in the source instead (contract.record_id): only the reason says so.
+    # A duplicate event is keyed by its occurrence too (contract.duplicate_record_id).
+    duplicates = (contract.REASON_DUPLICATE, contract.REASON_DUPLICATE_CONFLICT)
     df["record_id_is_md5_of_payload"] = [
-        p is not None and r == hashlib.md5(p.encode()).hexdigest()
-        for r, p in zip(df["record_id"], df["payload"], strict=True)
+        reason in duplicates or (r == hashlib.md5(p.encode()).hexdigest() if p else reason == contract.REASON_EMPTY)
+        for r, p, reason in zip(df["record_id"], df["payload"], df["reason"], strict=True)
     ]
-    fixed = [
-        contract.REASON_BAD_JSON,
-        contract.REASON_NON_POSITIVE_AMOUNT,
-        contract.REASON_FUTURE,
-        contract.REASON_UNKNOWN_TYPE,
-        contract.REASON_UNKNOWN_CUSTOMER,
-        contract.REASON_UNKNOWN_PRODUCT,
-        contract.REASON_UNKNOWN_CURRENCY,
-        "quantity must be positive",  # stg_order_events.sql; not (yet) a contract constant
+    df["payload_is_text_or_base64"] = [
+        not p or not p.startswith(contract.BASE64_PREFIX) or reason == contract.REASON_NOT_UTF8
+        for p, reason in zip(df["payload"], df["reason"], strict=True)
     ]
-    pattern = "^(?:" + "|".join(re.escape(r) for r in sorted(set(fixed))) + r"|missing field: \w+|wrong type: \w+)$"
+    fixed = [value for name, value in vars(contract).items() if name.startswith("REASON_")]
+    pattern = (
+        "^(?:"
+        + "|".join(re.escape(r) for r in sorted(set(fixed)))
+        + r"|missing field: \w+|wrong type: \w+|invalid text: \w+)$"
+    )
     expectations = [
-        *not_null("record_id", "source_stream", "reason", "payload"),
+        *not_null("record_id", "source_stream", "reason"),
         unique("record_id"),
         in_set("source_stream", SOURCE_STREAMS),
         _named(
@@ -221,7 +224,12 @@ def quarantine(inputs: Inputs) -> list[Check]:
             column="reason",
             regex=pattern,
         ),
-        holds("record_id_is_md5_of_payload", "record_id is the md5 of the raw payload (the key is content-derived)"),
+        holds(
+            "record_id_is_md5_of_payload",
+            "record_id is the md5 of the payload (content-derived), of its source position for an empty"
+            " record, or of the payload's md5 and occurrence for a duplicate event",
+        ),
+        holds("payload_is_text_or_base64", "a payload kept as base64 is one whose bytes were not UTF-8"),
     ]
     return [Check(name="rows", frame=df, expectations=expectations, index=["record_id"])]
 

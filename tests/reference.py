@@ -7,7 +7,6 @@ Rows are plain dicts keyed like the Delta tables; timestamps are UTC datetimes.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from bisect import bisect_right
 from collections import defaultdict
@@ -18,6 +17,7 @@ from lakehouse import contract, tables
 from lakehouse import rules as rules_mod
 from lakehouse.generator import Dataset
 from tests.reference_cdc import read_change
+from tests.reference_contract import check
 
 LEVEL_MS = {"1m": 60_000, "5m": 300_000, "1h": 3_600_000}
 
@@ -40,6 +40,8 @@ class Model:
     of the event giving it per order (a drill that restores fixed code mid-stream).
     ``metrics_version`` 1 counts customer-minutes as the 5m and 1h distinct_customers (the bug of
     the incompatible-fix drill); 2 counts distinct customers.
+    ``order_positions`` gives an order record's position in its source (the quarantine key of a
+    record without a payload); ``max_record_bytes`` the contract's size limit the job ran with.
     """
 
     def __init__(
@@ -50,11 +52,15 @@ class Model:
         currency_version: int | Callable[[dict], int] = 2,
         metrics_version: int = 2,
         cdc_envelope: str = "auto",
+        order_positions: Callable[[object], str] = lambda _record: "",
+        max_record_bytes: int = contract.MAX_RECORD_BYTES,
     ) -> None:
         self.dataset = dataset
         self.rules = rules
         self.currency_version = currency_version if callable(currency_version) else (lambda _e: currency_version)
         self.metrics_version = metrics_version
+        self.order_positions = order_positions
+        self.max_record_bytes = max_record_bytes
         self.tables: dict[str, dict[tuple, dict]] = {spec.name: {} for spec in tables.ALL}
         self.versions = {
             "customer_id": self._versions(dataset.customers, "customers", cdc_envelope),
@@ -70,30 +76,38 @@ class Model:
         self.tables[spec.name][tuple(row[k] for k in spec.key)] = row
 
     def _events(self) -> None:
+        # Per event_id, among contract-valid events in arrival order: the first record_id, the count.
+        self._first_record: dict[str, str] = {}
+        self._occurrences: dict[str, int] = {}
         for record in self.dataset.orders:
-            record_id = hashlib.md5(record.value.encode()).hexdigest()
+            raw = record.value.encode() if isinstance(record.value, str) else record.value
+            verdict = check(
+                raw,
+                arrival_ms=record.arrival_ms,
+                position=self.order_positions(record),
+                max_record_bytes=self.max_record_bytes,
+            )
+            contract_valid = "event" in record.expect or (
+                record.expect.get("quarantine") == contract.REASON_UNKNOWN_CUSTOMER
+            )
+            if contract_valid and self._duplicate(verdict, record):
+                continue
             if "quarantine" in record.expect:
                 reason = record.expect["quarantine"]
-                event = _loads(record.value)
-                event_time = None
-                if reason not in (contract.REASON_BAD_JSON, contract.REASON_FUTURE) and isinstance(
-                    event.get("ts_ms"), int
-                ):
-                    event_time = ts(event["ts_ms"])
                 self._put(
                     tables.QUARANTINE,
                     {
-                        "record_id": record_id,
+                        "record_id": verdict.record_id,
                         "source_stream": "order-events",
                         "reason": reason,
-                        "payload": record.value,
-                        "event_time": event_time,
+                        "payload": verdict.payload,
+                        "event_time": None if verdict.event_time_ms is None else ts(verdict.event_time_ms),
                     },
                 )
                 if reason != contract.REASON_UNKNOWN_CUSTOMER:
                     continue
                 # Contract-valid, so it stays in the event log; only enrichment rejects it.
-                self._log_event(dict(event), record, late=False)
+                self._log_event(dict(verdict.event), record, late=False)
                 continue
             event = record.expect["event"]
             late = bool(record.expect.get("late"))
@@ -106,11 +120,32 @@ class Model:
                         "event_type": event["event_type"],
                         "order_id": event["order_id"],
                         "event_time": ts(event["ts_ms"]),
-                        "payload": record.value,
+                        "payload": verdict.payload,
                     },
                 )
             elif event["event_type"] == "ORDER_PLACED":
-                self._enrich(event, record.value)
+                self._enrich(event, verdict.payload)
+
+    def _duplicate(self, verdict, record) -> bool:
+        """Whether a contract-valid event repeats an event_id seen before (then it is quarantined)."""
+        event_id = verdict.event["event_id"]
+        first = self._first_record.setdefault(event_id, verdict.record_id)
+        occurrence = self._occurrences[event_id] = self._occurrences.get(event_id, 0) + 1
+        if occurrence == 1:
+            return False
+        self._put(
+            tables.QUARANTINE,
+            {
+                "record_id": contract.duplicate_record_id(verdict.record_id, occurrence),
+                "source_stream": "order-events",
+                "reason": contract.REASON_DUPLICATE
+                if verdict.record_id == first
+                else contract.REASON_DUPLICATE_CONFLICT,
+                "payload": verdict.payload,
+                "event_time": ts(verdict.event["ts_ms"]),
+            },
+        )
+        return True
 
     def _log_event(self, event: dict, record, *, late: bool) -> None:
         self._put(
@@ -277,11 +312,3 @@ class Model:
                 "threshold": float(threshold),
             },
         )
-
-
-def _loads(text: str) -> dict:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError:
-        return {}
-    return value if isinstance(value, dict) else {}

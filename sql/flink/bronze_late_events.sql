@@ -10,5 +10,6 @@ select
     cast(watermark_at_arrival as timestamp(3)) as watermark_at_arrival,
     timestampdiff(second, event_time, watermark_at_arrival) as lateness_seconds,
     payload
-from stg_order_events
-where is_late
+from int_order_events_occurrence
+where occurrence = 1
+  and is_late

@@ -1,4 +1,5 @@
--- Silver: every valid order event, late ones included (flagged), as typed columns.
+-- Silver: every valid order event (the first with its event_id: int_order_events_occurrence),
+-- late ones included (flagged), as typed columns.
 -- Grain: one row per event. Key: event_id. Partitioned by dt (event date, UTC).
 select
     event_id,
@@ -17,5 +18,5 @@ select
     cancel_reason,
     is_late,
     date_format(event_time, 'yyyy-MM-dd') as dt
-from stg_order_events
-where reason is null
+from int_order_events_occurrence
+where occurrence = 1

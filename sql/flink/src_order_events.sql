@@ -1,6 +1,10 @@
--- Source: order events, one row per message. The payload stays raw so that a record that is not
--- valid JSON can still be quarantined instead of failing the job.
--- Grain: one row per message. Key: none (record_id = md5 of the payload, for idempotent quarantine).
+-- Source: order events, one row per message. The message stays raw bytes, so a record that is not
+-- valid JSON, not UTF-8, too large or without a value can still be quarantined, with what was
+-- published, instead of failing the job (stg_order_events decodes and checks it).
+-- Grain: one row per message. Key: none (record_id = md5 of the payload, or of record_position
+-- when there is no payload, for idempotent quarantine: contract.record_id).
+-- record_position: where the record sits in its source, "<topic>/<partition>/<offset>" on Kafka,
+-- the file's path in the embedded default (a file source has no offsets).
 -- Arrival time: when the record reached the source (Kafka's record timestamp, or the file's
 -- modification time in the embedded default). It is part of the record, so replays decide alike.
 -- Event time: ts_ms when it is a plausible epoch-millisecond value, not far ahead of the arrival
@@ -9,11 +13,14 @@
 -- watermark per partition inside the source. epoch_millis_or_zero (udfs/java) names the parsed
 -- value once: the same rule as a CASE would parse the payload three times per record.
 create temporary table src_order_events (
-    payload string,
+    message bytes,
+    {{position_columns}},
     arrival_time timestamp_ltz(3) metadata from '{{arrival_time_key}}' virtual,
+    -- Arrival order, for "the first event with this event_id" (int_order_events_occurrence).
+    proc_time as proctime(),
     event_time as to_timestamp_ltz(
         epoch_millis_or_zero(
-            try_cast(json_value(payload, '$.ts_ms') as bigint),
+            try_cast(json_value(cast(message as string), '$.ts_ms') as bigint),
             arrival_time + interval '{{max_future_skew_hours}}' hour
         ), 3),
     watermark for event_time as event_time - interval '{{watermark_delay_seconds}}' second

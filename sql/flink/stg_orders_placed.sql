@@ -12,7 +12,7 @@ select
     payload,
     record_id,
     event_time
-from stg_order_events
-where reason is null
+from int_order_events_occurrence
+where occurrence = 1
   and not is_late
   and event_type = 'ORDER_PLACED'

@@ -50,14 +50,15 @@ def reference(text: str | None) -> tuple:
     except ValueError:
         value = None
     if not isinstance(value, dict):
-        return (False,) + (None,) * len(NAMES)
+        return (False,) + (None,) * (len(NAMES) + 2)
 
     def scalar(v):
         if isinstance(v, bool):
             return "true" if v else "false"
         return v if isinstance(v, str) else None
 
-    return (True,) + tuple(scalar(value.get(name)) for name in NAMES)
+    # Untyped fields: no wrong type; none of these strings holds an unpaired surrogate.
+    return (True,) + tuple(scalar(value.get(name)) for name in NAMES) + (None, None)
 
 
 @pytest.fixture(scope="module")
@@ -90,9 +91,74 @@ def test_every_payload_gives_what_json_value_semantics_give(t_env):
     assert sum(reference(p)[0] for p in PAYLOADS) == 8
 
 
+TYPED = "a:string,b:integer,c:number,ts_ms:integer"
+TYPED_CASES = [
+    # payload, (a, b, c, ts_ms, wrong_type, bad_text)
+    ('{"a":"x","b":2,"c":2.5,"ts_ms":1}', ("x", "2", "2.5", "1", None, None)),
+    ('{"a":1,"b":2}', (None, "2", None, None, "a", None)),
+    ('{"a":"x","b":2.0,"c":"NaN"}', ("x", None, None, None, "b", None)),
+    ('{"a":{"o":1},"c":[1]}', (None, None, None, None, "a", None)),
+    ('{"c":1e400,"b":-5}', (None, "-5", "1e400", None, None, None)),
+    ('{"ts_ms":"1767225600000"}', (None, None, None, None, "ts_ms", None)),
+    ('{"b":true,"a":null}', (None, None, None, None, "b", None)),
+    ('{"a":"lone \\ud800 surrogate","b":1}', (None, "1", None, None, None, "a")),
+    ('{"a":"pair \\ud83d\\ude00 ok"}', ("pair \U0001f600 ok", None, None, None, None, None)),
+    ('{"a":1,"a":"last wins"}', ("last wins", None, None, None, None, None)),
+    ('{"c":NaN}', None),
+]
+
+
+def test_declared_types_turn_a_value_of_another_json_type_into_wrong_type(t_env):
+    from pyflink.table import DataTypes
+
+    rows = t_env.from_elements(
+        [(i, p) for i, (p, _) in enumerate(TYPED_CASES)],
+        DataTypes.ROW([DataTypes.FIELD("id", DataTypes.INT()), DataTypes.FIELD("payload", DataTypes.STRING())]),
+    )
+    t_env.create_temporary_view("typed_payloads", rows)
+    result = t_env.execute_sql(
+        f"""select p.id, f.* from typed_payloads as p
+        cross join lateral table(json_object_fields(p.payload, '{TYPED}')) as f"""
+    )
+    with result.collect() as collected:
+        got = {row[0]: (row[1], tuple(row[2:])) for row in collected}
+    for i, (payload, expected) in enumerate(TYPED_CASES):
+        if expected is None:  # NaN is not JSON
+            assert got[i] == (False, (None,) * 6), payload
+        else:
+            assert got[i] == (True, expected), payload
+
+
+def test_raw_record_keeps_bytes_that_are_not_utf8_as_base64(t_env):
+    from pyflink.table import DataTypes
+
+    from lakehouse import contract
+
+    values = [b'{"a":1}', "é".encode(), b"\xff\xfe{}", b"", None]
+    rows = t_env.from_elements(
+        [(i, None if v is None else bytearray(v)) for i, v in enumerate(values)],
+        DataTypes.ROW([DataTypes.FIELD("id", DataTypes.INT()), DataTypes.FIELD("v", DataTypes.BYTES())]),
+    )
+    t_env.create_temporary_view("raw_values", rows)
+    result = t_env.execute_sql("select b.id, r.* from raw_values as b, lateral table(raw_record(b.v)) as r")
+    with result.collect() as collected:
+        got = {row[0]: tuple(row[1:]) for row in collected}
+    for i, value in enumerate(values):
+        payload = contract.stored_payload(value)
+        assert got[i] == (payload, value is None or payload == value.decode("utf-8", "replace"), len(value or b""))
+        assert contract.original_bytes(payload) == value
+
+
 def test_the_field_list_must_be_a_literal_of_distinct_names(t_env):
     # The planner reports these while validating the query (a Py4J error carrying Flink's message).
-    cases = {"'a,a'": "must be distinct", "'a,,b'": "non-empty", "'is_object'": "not is_object", "payload": "literal"}
+    cases = {
+        "'a,a'": "must be distinct",
+        "'a,,b'": "non-empty",
+        "'is_object'": "not is_object",
+        "'wrong_type'": "not is_object",
+        "'a:date'": "unknown type",
+        "payload": "literal",
+    }
     for names, message in cases.items():
         with pytest.raises(Exception, match=f"json_object_fields: .*{message}"):
             t_env.sql_query(f"select f.* from payloads, lateral table(json_object_fields(payload, {names})) as f")

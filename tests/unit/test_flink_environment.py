@@ -12,6 +12,37 @@ def test_pyflinks_variables_go_but_the_stacks_ports_stay(monkeypatch):
     assert env["FLINK_REST_PORT"] == "8181" and env["FLINK_TM_RPC_PORTS"] == "6230-6249"
 
 
+def test_only_the_beam_workers_hang_up_at_job_end_is_kept_quiet(monkeypatch):
+    import threading
+
+    from lakehouse import flink_env
+
+    printed = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: printed.append((args.thread.name, args.exc_type)))
+    flink_env.quiet_beam_hangup()
+    flink_env.quiet_beam_hangup()  # twice: one filter, not two
+
+    class Status:
+        name = "CANCELLED"
+
+    class Hangup(Exception):
+        def code(self):
+            return Status()
+
+    def raise_in(name: str, error: Exception) -> None:
+        def run():
+            raise error
+
+        thread = threading.Thread(target=run, name=name)
+        thread.start()
+        thread.join()
+
+    raise_in("read_grpc_client_inputs", Hangup("Multiplexer hanging up"))
+    raise_in("read_grpc_client_inputs", ValueError("a real failure"))
+    raise_in("other", Hangup("cancelled elsewhere"))
+    assert printed == [("read_grpc_client_inputs", ValueError), ("other", Hangup)]
+
+
 def test_flink_options_are_set_last_and_a_malformed_entry_names_the_setting():
     from dataclasses import replace
 
