@@ -1,7 +1,7 @@
 """The order-events contract: what a valid event is, and the reason given when it is not.
 
 The Flink SQL in ``sql/flink/stg_order_events.sql`` applies these checks in the same order and
-with the same reason strings; the reference model and the tests read them from here.
+with the same reason strings; the reference model, the tests and the Spark peer (bench/peers/spark_streaming.py) read them from here.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ MAX_FUTURE_SKEW_HOURS = 24
 
 REASON_BAD_JSON = "invalid JSON"
 REASON_NON_POSITIVE_AMOUNT = "amount must be positive"
+REASON_NON_POSITIVE_QUANTITY = "quantity must be positive"
 REASON_FUTURE = "event time too far in the future"
 REASON_UNKNOWN_TYPE = "unknown event_type"
 REASON_UNKNOWN_CUSTOMER = "unknown customer_id at event time"

@@ -207,7 +207,7 @@ def quarantine(inputs: Inputs) -> list[Check]:
         contract.REASON_UNKNOWN_CUSTOMER,
         contract.REASON_UNKNOWN_PRODUCT,
         contract.REASON_UNKNOWN_CURRENCY,
-        "quantity must be positive",  # stg_order_events.sql; not (yet) a contract constant
+        contract.REASON_NON_POSITIVE_QUANTITY,
     ]
     pattern = "^(?:" + "|".join(re.escape(r) for r in sorted(set(fixed))) + r"|missing field: \w+|wrong type: \w+)$"
     expectations = [
