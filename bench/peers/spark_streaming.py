@@ -22,9 +22,9 @@ Where the semantics differ from the Flink job (and so where the tests do not com
 - Enrichment is a stream-static join, not an event-time temporal join. The customers and products
   Debezium topics are read as a batch (every change so far), turned into versions with a validity
   range ``[updated_at, next updated_at)``, and each order is left-joined to the version valid at
-  its event time. That static side is re-read every ``--dimension-refresh-seconds``: a change
-  published after the last refresh is not seen, where Flink's temporal join waits for the
-  dimension's watermark before it decides. With the dimensions published before the orders (the
+  its event time. That static side is re-read at every micro-batch (or, with
+  ``--dimension-refresh-seconds``, when older than that): a change published after the batch
+  started is not seen, where Flink's temporal join waits for the dimension's watermark first. With the dimensions published before the orders (the
   benchmark's throughput input, the test) both give the same rows.
 - Lateness: Flink marks an event late when it arrives behind the source watermark (per record,
   per partition) and keeps it out of enrichment and the windows (bronze.late_events). Spark exposes
@@ -46,6 +46,7 @@ import argparse
 import hashlib
 import json
 import os
+import signal
 import sys
 import time
 import urllib.request
@@ -495,7 +496,9 @@ def _kafka_batch(spark: SparkSession, options: Options, stream: str) -> DataFram
 
 
 class _Dimensions:
-    """The static side of the join: both dimensions' versions, cached, re-read when stale."""
+    """The static side of the join: both dimensions' versions. With a refresh interval of 0 (the
+    default) they are read at every micro-batch, as a stream-static join re-reads a static side that
+    is not cached (a few hundred change records here); otherwise cached and re-read when stale."""
 
     def __init__(self, spark: SparkSession, options: Options) -> None:
         self.spark, self.options = spark, options
@@ -503,23 +506,29 @@ class _Dimensions:
         self.frames: tuple[DataFrame, DataFrame] | None = None
 
     def get(self) -> tuple[DataFrame, DataFrame]:
+        if self.options.dimension_refresh_seconds <= 0:
+            return self._read()
         if self.frames is None or time.monotonic() - self.read_at > self.options.dimension_refresh_seconds:
             old = self.frames
-            customers = dimension_versions(
-                _kafka_batch(self.spark, self.options, "customers"),
-                key="customer_id",
-                attributes={"region": "string", "segment": "string"},
-            ).cache()
-            products = dimension_versions(
-                _kafka_batch(self.spark, self.options, "products"),
-                key="product_id",
-                attributes={"category": "string", "price": "double"},
-            ).cache()
+            customers, products = (frame.cache() for frame in self._read())
             customers.count(), products.count()  # materialise now, not inside a batch's first action
             self.frames, self.read_at = (customers, products), time.monotonic()
             for frame in old or ():
                 frame.unpersist()
         return self.frames
+
+    def _read(self) -> tuple[DataFrame, DataFrame]:
+        customers = dimension_versions(
+            _kafka_batch(self.spark, self.options, "customers"),
+            key="customer_id",
+            attributes={"region": "string", "segment": "string"},
+        )
+        products = dimension_versions(
+            _kafka_batch(self.spark, self.options, "products"),
+            key="product_id",
+            attributes={"category": "string", "price": "double"},
+        )
+        return customers, products
 
 
 def _append(df: DataFrame, path: str, *, app_id: str, batch_id: int, spec: tables.TableSpec) -> None:
@@ -585,10 +594,10 @@ def _emit(event: str, **fields) -> None:
 
 
 def _follow(queries: Iterable, stop_when_idle_seconds: float | None) -> None:
-    """Print every finished micro-batch; return when a query fails, or when no query has run a
-    batch or read a row for ``stop_when_idle_seconds``."""
+    """Print every finished micro-batch; return when a query fails, or when no query has had data
+    or run a batch (a no-data batch runs when the watermark moves) for ``stop_when_idle_seconds``."""
     seen: dict[str, int] = {}
-    last_rows_at = time.monotonic()
+    last_activity = time.monotonic()
     queries = list(queries)
     while True:
         for query in queries:
@@ -600,8 +609,7 @@ def _follow(queries: Iterable, stop_when_idle_seconds: float | None) -> None:
                     continue
                 seen[query.name] = batch
                 rows = progress.get("numInputRows", 0)
-                if rows:
-                    last_rows_at = time.monotonic()
+                last_activity = time.monotonic()  # a batch ran: rows, or a watermark that moved
                 _emit(
                     "progress",
                     query=query.name,
@@ -611,9 +619,9 @@ def _follow(queries: Iterable, stop_when_idle_seconds: float | None) -> None:
                     duration_ms=progress.get("durationMs", {}).get("triggerExecution"),
                     watermark=progress.get("eventTime", {}).get("watermark"),
                 )
-        if any(query.status["isTriggerActive"] or query.status["isDataAvailable"] for query in queries):
-            last_rows_at = time.monotonic()  # a batch still running may yet bring rows downstream
-        if stop_when_idle_seconds is not None and time.monotonic() - last_rows_at > stop_when_idle_seconds:
+        if any(query.status["isDataAvailable"] for query in queries):
+            last_activity = time.monotonic()  # a batch is running on new data
+        if stop_when_idle_seconds is not None and time.monotonic() - last_activity > stop_when_idle_seconds:
             return
         time.sleep(0.25)
 
@@ -650,7 +658,12 @@ def parse_args(argv: list[str] | None = None) -> Options:
     parser.add_argument(
         "--max-offsets-per-trigger", type=int, default=50_000, help="Kafka records per micro-batch at most"
     )
-    parser.add_argument("--dimension-refresh-seconds", type=float, default=30.0)
+    parser.add_argument(
+        "--dimension-refresh-seconds",
+        type=float,
+        default=0.0,
+        help="re-read the dimension topics when older than this; 0: at every micro-batch",
+    )
     parser.add_argument("--starting-offsets", default="earliest", choices=("earliest", "latest"))
     parser.add_argument(
         "--s3-endpoint", default=os.environ.get("LAKEHOUSE_S3_ENDPOINT", ""), help="S3 endpoint (path-style)"
@@ -678,6 +691,8 @@ def parse_args(argv: list[str] | None = None) -> Options:
 
 def main(argv: list[str] | None = None) -> int:
     options = parse_args(argv)
+    # SIGTERM unwinds through run()'s finally: the queries and the session stop cleanly.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     for ours, aws in (("S3_WRITER_ACCESS_KEY", "AWS_ACCESS_KEY_ID"), ("S3_WRITER_SECRET_KEY", "AWS_SECRET_ACCESS_KEY")):
         if os.environ.get(ours) and not os.environ.get(aws):
             os.environ[aws] = os.environ[ours]  # the JVM inherits the environment
