@@ -111,3 +111,40 @@ def test_render_compares_the_sink_commit_on_a_large_table_with_an_empty_one():
     text = report.render(results)
     assert "Median commit on the large table / on the empty one: 1.15." in text
     assert "- commit on 10,000,000 rows within 20 % of the empty table's: met (1.15)" in text
+
+
+def test_render_puts_the_spark_peer_beside_the_pipeline_with_ratios():
+    results = {
+        **RESULTS,
+        "throughput": [{**RESULTS["throughput"][0], "first_record_s": 2.0}, RESULTS["throughput"][1]],
+        "freshness": {
+            **{"produced_silver_events": 100, "silver_seen": 100, "rate": 1000.0, "poll_every_s": 0.5},
+            **{"checkpoint_interval_ms": 2000, "gold_rows": 5, "silver_max_s": 5.0, "gold_max_s": 13.0},
+            **{"silver_p50_s": 2.0, "silver_p99_s": 4.0, "gold_p50_s": 9.0, "gold_p99_s": 12.0},
+        },
+        "peers": [
+            {
+                "engine": "spark",
+                "cores": 2,
+                "throughput": {
+                    "events": 40_000,
+                    "e2e_seconds": 24.0,
+                    "e2e_events_per_second": 40_000 / 24.0,
+                    "first_record_s": 4.0,
+                    "submit_seconds": 15.0,
+                },
+                "freshness": {"silver_p50_s": 4.0, "silver_p99_s": 16.0, "gold_p50_s": 9.0, "gold_p99_s": 24.0},
+            }
+        ],
+        "memory_peak_bytes": {
+            "stack": {"flink-jobmanager": 500 << 20, "flink-taskmanager": 1000 << 20},
+            "stack-spark": {"spark peer (driver JVM + python)": 1200 << 20},
+        },
+    }
+    text = report.render(results)
+    assert "This project vs Spark Structured Streaming" in text
+    lines = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| ")}
+    assert "2.00" in lines["events/s end to end"]  # 3,333 / 1,667
+    assert "2.00" in lines["events/s after the first record (to e2e)"]  # 40k/10 s vs 40k/20 s
+    assert "0.25" in lines["silver freshness p99 s"]
+    assert "1.25" in lines["peak RSS MiB"]  # 1,500 / 1,200
