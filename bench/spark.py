@@ -159,6 +159,10 @@ def throughput_run(data: stack.Input, *, cores: int, sampler: Sampler | None, lo
             time.sleep(0.5)
         if committed_at is None:
             raise TimeoutError(f"{name}: silver has {rows:,} of {data.silver_rows:,} rows after the deadline")
+        # A batch's progress is reported after its foreachBatch returns: wait for the last one.
+        settle = time.monotonic() + 30
+        while sum(b["rows"] for b in peer.progress("silver")) < data.order_events and time.monotonic() < settle:
+            time.sleep(0.25)
     finally:
         peer.stop()
         if sampler is not None:
