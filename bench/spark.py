@@ -160,7 +160,7 @@ def throughput_run(data: stack.Input, *, cores: int, sampler: Sampler | None, lo
         if committed_at is None:
             raise TimeoutError(f"{name}: silver has {rows:,} of {data.silver_rows:,} rows after the deadline")
         # A batch's progress is reported after its foreachBatch returns: wait for the last one.
-        settle = time.monotonic() + 30
+        settle = time.monotonic() + 180  # the batch also appends the enriched orders and the quarantine
         while sum(b["rows"] for b in peer.progress("silver")) < data.order_events and time.monotonic() < settle:
             time.sleep(0.25)
     finally:
@@ -183,6 +183,7 @@ def throughput_run(data: stack.Input, *, cores: int, sampler: Sampler | None, lo
         "after_first_record_events_per_second": stats.rate(data.records, e2e - (first_record_s or 0)),
         "silver_rows": rows,
         "micro_batches_with_rows": sum(1 for b in batches if b["rows"]),
+        "micro_batches": _batches(peer, start),
         **_commits(settings),
     }
     log(f"{name}: " + json.dumps({k: v for k, v in result.items() if k != "run"}, default=str))
@@ -201,6 +202,14 @@ def _commits(settings: config.Settings) -> dict:
         int((e.get("operationMetrics") or {}).get("numOutputRows", 0)) for e in history if e.get("operation") == "WRITE"
     ]
     return {"silver_commits": len(rows), "silver_rows_per_commit_mean": sum(rows) / len(rows) if rows else None}
+
+
+def _batches(peer: Peer, start: float) -> list[list]:
+    """[query, batch id, input rows, duration ms, seconds from start at its end] per micro-batch."""
+    return [
+        [e["query"], e["batch"], e["rows"], e["duration_ms"], round(e["at"] - start, 1)]
+        for e in peer.progress("silver") + peer.progress("gold")
+    ]
 
 
 def iso_datetime(text: str) -> datetime:
@@ -275,6 +284,7 @@ def freshness_run(*, rate: float, seconds: float, cores: int, poll_every: float,
         "gold_max_s": max(gold) if gold else None,
         "poll_every_s": poll_every,
         "reader_errors": reader.errors[:3],
+        "micro_batches": _batches(peer, peer.started_at() or 0),
     }
     log(f"{name}: " + json.dumps({k: v for k, v in result.items() if k != "run"}, default=str))
     return result
