@@ -148,3 +148,14 @@ def test_render_puts_the_spark_peer_beside_the_pipeline_with_ratios():
     assert "2.00" in lines["events/s after the first record (to e2e)"]  # 40k/10 s vs 40k/20 s
     assert "0.25" in lines["silver freshness p99 s"]
     assert "1.25" in lines["peak RSS MiB"]  # 1,500 / 1,200
+
+
+def test_memory_counts_only_the_services_of_its_own_stack():
+    from bench.memory import is_own
+
+    ours = "java -Dlog.file=/work/state-a/flink/log/tm.log org.apache.flink.runtime.taskexecutor.TaskManagerRunner"
+    theirs = ours.replace("/work/state-a/", "/root/.local/state/lakehouse/")
+    assert is_own("flink-taskmanager", ours, "/work/state-a")
+    assert not is_own("flink-taskmanager", theirs, "/work/state-a")
+    assert not is_own("kafka", "java kafka.Kafka /work/state-ab/kafka/server.properties", "/work/state-a")
+    assert is_own("flink run client (submission)", "java org.apache.flink.client.cli.CliFrontend run", "/work/state-a")
