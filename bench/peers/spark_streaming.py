@@ -48,6 +48,7 @@ import json
 import os
 import signal
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterable
@@ -428,6 +429,8 @@ def session(options: Options) -> SparkSession:
         .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
         .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
         .config("spark.sql.session.timeZone", "UTC")
+        # The peer names every table by path; the default warehouse would be made in the working directory.
+        .config("spark.sql.warehouse.dir", str(Path(tempfile.gettempdir()) / "lakehouse-spark-warehouse"))
         # One shuffle partition per core: the default 200 is made for clusters, and each partition
         # of a stateful operator is a state store to checkpoint at every micro-batch.
         .config("spark.sql.shuffle.partitions", str(options.cores))
