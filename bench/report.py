@@ -141,7 +141,7 @@ def _engines(results: dict) -> list[str]:
         f"`local[{peer['cores']}]`, driver heap 1g, micro-batches every 1 s of at most 50,000 Kafka records, "
         "RocksDB state, on its own topics' consumer position and its own tables; it ran after the Flink "
         "runs on the same produced input, then at the same freshness rate. Clocks: from the job's "
-        "start-time (Flink) or from both streaming queries started (Spark) to the last silver row "
+        "start-time (Flink) or from the silver streaming query's start (Spark) to the last silver row "
         "readable in Delta on S3, polled alike; *first record*: the source's first emitted record "
         "(Flink) or the start of the first micro-batch that read events (Spark); *start s* is outside "
         "the clocks (Flink: `flink run`; Spark: JVM start, jar resolution from the local cache, table "
