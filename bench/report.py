@@ -122,7 +122,7 @@ def _engines(results: dict) -> list[str]:
         ("events", flink.get("events"), spark.get("events"), None),
         ("e2e s", flink.get("e2e_seconds"), spark.get("e2e_seconds"), "lower"),
         ("events/s end to end", flink.get("e2e_events_per_second"), spark.get("e2e_events_per_second"), "higher"),
-        ("first record s", flink.get("first_record_s"), spark.get("first_record_s"), "lower"),
+        ("first record s", flink.get("first_record_s"), spark.get("first_record_s"), None),
         ("events/s after the first record (to e2e)", after_first(flink), after_first(spark), "higher"),
         ("silver commits", flink.get("silver_commits"), spark.get("silver_commits"), None),
         ("start s (submission / JVM, jars, tables)", flink.get("submit_seconds"), spark.get("submit_seconds"), None),
