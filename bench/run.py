@@ -42,7 +42,8 @@ CREDENTIALS = ("S3_WRITER_ACCESS_KEY", "S3_WRITER_SECRET_KEY", "S3_READER_ACCESS
 # The stack is shared: past this many seconds in the stack phase the 10M-row queries are skipped.
 STACK_BUDGET_S = 600
 
-# What each mode runs. Full stays under 15 minutes here, short under 3 (see BENCHMARKS.md).
+# What each mode runs. Full stayed under 15 minutes here before the Spark peer phase (which took
+# about 6 minutes more in short mode at load 8-15), short under 3 (see BENCHMARKS.md).
 MODES = {
     "full": {
         "embedded_minutes": 60,  # `lakehouse run`'s default input: about 235,000 events
