@@ -651,13 +651,19 @@ def parse_args(argv: list[str] | None = None) -> Options:
         epilog="Keys for S3 come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or S3_WRITER_ACCESS_KEY / "
         "S3_WRITER_SECRET_KEY). Progress: JSON lines on stdout.",
     )
-    parser.add_argument("--bootstrap", default=os.environ.get("LAKEHOUSE_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
-    parser.add_argument("--topic-prefix", default=os.environ.get("LAKEHOUSE_TOPIC_PREFIX", ""))
+    parser.add_argument(
+        "--bootstrap", default=os.environ.get("LAKEHOUSE_KAFKA_BOOTSTRAP", "127.0.0.1:9092"), help="Kafka brokers"
+    )
+    parser.add_argument(
+        "--topic-prefix",
+        default=os.environ.get("LAKEHOUSE_TOPIC_PREFIX", ""),
+        help="reads <prefix>order-events, <prefix>customers, <prefix>products",
+    )
     parser.add_argument("--table-root", required=True, help="s3://bucket/path or a local directory")
     parser.add_argument("--checkpoint-root", help="Spark's checkpoints (default: <table root>/_spark_checkpoints)")
     parser.add_argument("--app-id", default="spark-peer", help="Delta transaction app id of the foreachBatch appends")
     parser.add_argument("--cores", type=int, default=2, help="local[N] task slots and shuffle partitions")
-    parser.add_argument("--driver-memory", default="1g")
+    parser.add_argument("--driver-memory", default="1g", help="the driver JVM's heap (local mode: all of Spark)")
     parser.add_argument("--trigger-seconds", type=float, default=1.0, help="micro-batch interval")
     parser.add_argument(
         "--max-offsets-per-trigger", type=int, default=50_000, help="Kafka records per micro-batch at most"
@@ -673,7 +679,9 @@ def parse_args(argv: list[str] | None = None) -> Options:
         "--s3-endpoint", default=os.environ.get("LAKEHOUSE_S3_ENDPOINT", ""), help="S3 endpoint (path-style)"
     )
     parser.add_argument(
-        "--stop-when-idle-seconds", type=float, help="stop once no query has read a record for this long"
+        "--stop-when-idle-seconds",
+        type=float,
+        help="stop once no query has had new data or run a batch for this long (default: run until stopped)",
     )
     args = parser.parse_args(argv)
     return Options(
