@@ -44,11 +44,14 @@ trino-down: ## stop Trino
 reports: ## run the batch daily report, then every Trino report of sql/trino/ (local profile)
 	@$(ENV) python -m lakehouse batch-report --profile local && $(ENV) python -m lakehouse trino reports
 
-bench: ## benchmark everything (embedded, stack throughput/ceiling/freshness, Trino vs polars), < 15 min; writes BENCHMARKS.md
+bench: ## benchmark everything (embedded, stack throughput/ceiling/freshness, the Spark peer, Trino vs polars); writes BENCHMARKS.md
 	@$(ENV) python -m bench.run
 
 bench-queries: ## only Trino vs polars on 1M and 10M synthetic silver rows (the full run skips 10M past its time budget)
 	@$(ENV) python -m bench.run --phases queries --output "" --label queries
+
+bench-spark: ## only this project vs its Spark Structured Streaming peer: throughput (p2) and freshness, same input
+	@$(ENV) python -m bench.run --phases throughput,freshness,spark --parallelisms 2 --sinks delta --output "" --label spark
 
 bench-short: ## the benchmark's short mode: smaller inputs, parallelism 2 only
 	@$(ENV) python -m bench.run --short
@@ -56,4 +59,4 @@ bench-short: ## the benchmark's short mode: smaller inputs, parallelism 2 only
 lint: ## ruff lint and format check
 	@$(ENV) ruff check . && $(ENV) ruff format --check .
 
-.PHONY: help run test unit test-minicluster test-stack bench bench-queries bench-short lint stack-up stack-status stack-down trino-up trino-down reports
+.PHONY: help run test unit test-minicluster test-stack bench bench-queries bench-spark bench-short lint stack-up stack-status stack-down trino-up trino-down reports

@@ -24,6 +24,21 @@ _MARKERS = (
 _SERVICES = {"kafka", "seaweedfs", "flink-jobmanager", "flink-taskmanager", "trino", "flink run client (submission)"}
 
 
+# Long-running services of this stack name its state directory on their command line (logs, data,
+# temp dirs); another person's stack on the same machine names theirs, and is not counted.
+_STATEFUL = _SERVICES - {"flink run client (submission)"}
+
+
+def own_state_dir() -> str:
+    """The state directory of the stack this benchmark runs (infra/stack.env's default)."""
+    return os.environ.get("LAKEHOUSE_STATE_DIR") or str(Path.home() / ".local" / "state" / "lakehouse")
+
+
+def is_own(component: str, cmdline: str, state_dir: str) -> bool:
+    """Whether a process of ``component`` belongs to the stack whose state is ``state_dir``."""
+    return component not in _STATEFUL or state_dir.rstrip("/") + "/" in cmdline
+
+
 def _cmdline(pid: int) -> str:
     try:
         return (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
@@ -90,9 +105,10 @@ class Sampler:
             children.setdefault(ppid, []).append(pid)
         totals: dict[str, int] = {}
         roots: dict[int, str] = {pid: name for name, pid in self.extra.items()}
+        state_dir = own_state_dir()
         for pid in procs:
-            if pid not in roots and (component := classify(_cmdline(pid))) is not None:
-                if component in _SERVICES and not self.services:
+            if pid not in roots and (component := classify(cmdline := _cmdline(pid))) is not None:
+                if component in _SERVICES and not (self.services and is_own(component, cmdline, state_dir)):
                     continue
                 roots[pid] = component
         for root, component in roots.items():

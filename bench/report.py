@@ -94,6 +94,67 @@ def _throughput(results: dict) -> list[str]:
     ]
 
 
+# The Flink job's own processes, summed for its peak (Kafka and S3 serve both engines alike).
+FLINK_COMPONENTS = ("flink-jobmanager", "flink-taskmanager", "flink-taskmanager python workers")
+SPARK_COMPONENT = "spark peer (driver JVM + python)"
+
+
+def _engines(results: dict) -> list[str]:
+    """This project and its peer side by side: same input, same session, one after the other."""
+    peers = results.get("peers") or []
+    if not peers:
+        return []
+    peer = peers[0]
+    runs = [r for r in results.get("throughput") or [] if r["sink"] in PIPELINE_SINKS and r.get("e2e_seconds")]
+    flink = next((r for r in runs if r["parallelism"] == peer["cores"]), runs[-1] if runs else {})
+    spark = peer.get("throughput") or {}
+    fresh_flink, fresh_spark = results.get("freshness") or {}, peer.get("freshness") or {}
+    peaks = results.get("memory_peak_bytes") or {}
+    flink_peak = sum(peaks.get("stack", {}).get(c, 0) for c in FLINK_COMPONENTS) or None
+    spark_peak = peaks.get("stack-spark", {}).get(SPARK_COMPONENT)
+
+    def after_first(run: dict) -> float | None:
+        if not run.get("e2e_seconds") or run.get("first_record_s") is None:
+            return None
+        return run["events"] / (run["e2e_seconds"] - run["first_record_s"])
+
+    figures = [
+        ("events", flink.get("events"), spark.get("events"), None),
+        ("e2e s", flink.get("e2e_seconds"), spark.get("e2e_seconds"), "lower"),
+        ("events/s end to end", flink.get("e2e_events_per_second"), spark.get("e2e_events_per_second"), "higher"),
+        ("first record s", flink.get("first_record_s"), spark.get("first_record_s"), None),
+        ("events/s after the first record (to e2e)", after_first(flink), after_first(spark), "higher"),
+        ("silver commits", flink.get("silver_commits"), spark.get("silver_commits"), None),
+        ("start s (submission / JVM, jars, tables)", flink.get("submit_seconds"), spark.get("submit_seconds"), None),
+        ("silver freshness p50 s", fresh_flink.get("silver_p50_s"), fresh_spark.get("silver_p50_s"), "lower"),
+        ("silver freshness p99 s", fresh_flink.get("silver_p99_s"), fresh_spark.get("silver_p99_s"), "lower"),
+        ("gold 1m freshness p50 s", fresh_flink.get("gold_p50_s"), fresh_spark.get("gold_p50_s"), "lower"),
+        ("gold 1m freshness p99 s", fresh_flink.get("gold_p99_s"), fresh_spark.get("gold_p99_s"), "lower"),
+        ("peak RSS MiB", _mib(flink_peak), _mib(spark_peak), "lower"),
+    ]
+    rows = [[name, a, b, ratio(a, b) if better else None] for name, a, b, better in figures]
+    return [
+        f"### This project vs Spark Structured Streaming (same input, same session, {peer['cores']} cores each)",
+        "",
+        f"This project: the Flink job at parallelism {flink.get('parallelism', '-')} (the throughput table above). "
+        f"Spark: [bench/peers/spark_streaming.py](bench/peers/spark_streaming.py), pyspark with delta-spark, "
+        f"`local[{peer['cores']}]`, driver heap 1g, micro-batches every 1 s of at most 50,000 Kafka records, "
+        "RocksDB state, on its own topics' consumer position and its own tables; it ran after the Flink "
+        "runs on the same produced input, then at the same freshness rate. Clocks: from the job's "
+        "start-time (Flink) or from the silver streaming query's start (Spark) to the last silver row "
+        "readable in Delta on S3, polled alike; *first record*: the source's first emitted record "
+        "(Flink) or the start of the first micro-batch that read events (Spark); *start s* is outside "
+        "the clocks (Flink: `flink run`; Spark: JVM start, jar resolution from the local cache, table "
+        "creation). Peak RSS: the JobManager, TaskManager and its Python workers over the Flink runs "
+        "(sum of their peaks) vs the peer's driver JVM and Python process over its runs; Kafka and "
+        "S3 serve both. *ratio*: this project / Spark (above 1 is better for rates; below 1 for "
+        "seconds and memory).",
+        "",
+        markdown_table(["figure", "this project (Flink)", "Spark", "ratio"], rows, digits=2),
+        "",
+    ]
+
+
 def _freshness(results: dict) -> list[str]:
     fresh = results.get("freshness")
     if not fresh:
@@ -363,6 +424,7 @@ def render(results: dict) -> str:
     lines += (
         _throughput(results)
         + _freshness(results)
+        + _engines(results)
         + _variants(results)
         + _queries(results)
         + _commits(results)

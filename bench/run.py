@@ -4,8 +4,10 @@
 
 Phases: (1) the embedded default (`lakehouse run`, no services); (2) on the local stack, started
 here and stopped at the end: end-to-end throughput at parallelism 1 and 2 against the blackhole
-ceiling, freshness, then Trino and polars on synthetic silver tables; peak RSS per component is
-sampled from /proc throughout. Prints a table and rewrites the generated part of BENCHMARKS.md
+ceiling, freshness, then Trino and polars on synthetic silver tables; (3) the peer ("spark"): the
+same plan on Spark Structured Streaming (bench/peers/), run after the Flink runs on the same
+input and at the same freshness rate, each run on its own topics and tables; peak RSS per
+component is sampled from /proc throughout. Prints a table and rewrites the generated part of BENCHMARKS.md
 (between its markers; notes around them are kept); the raw figures go to bench/results/.
 
 The stack is shared on this machine: with ``--lock PATH`` (default $LAKEHOUSE_STACK_LOCK) the
@@ -29,7 +31,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import commits, machine, queries, report, stack
+from bench import commits, machine, queries, report, spark, stack
 from bench.memory import Sampler
 from lakehouse import config, flink_cluster, generator
 
@@ -40,7 +42,8 @@ CREDENTIALS = ("S3_WRITER_ACCESS_KEY", "S3_WRITER_SECRET_KEY", "S3_READER_ACCESS
 # The stack is shared: past this many seconds in the stack phase the 10M-row queries are skipped.
 STACK_BUDGET_S = 600
 
-# What each mode runs. Full stays under 15 minutes here, short under 3 (see BENCHMARKS.md).
+# What each mode runs. Full stayed under 15 minutes here before the Spark peer phase (which took
+# about 6 minutes more in short mode at load 8-15), short under 3 (see BENCHMARKS.md).
 MODES = {
     "full": {
         "embedded_minutes": 60,  # `lakehouse run`'s default input: about 235,000 events
@@ -53,6 +56,7 @@ MODES = {
         # at 1,000 events/s commits about 2,000 rows.
         "commits": {"commits": 20, "rows_per_commit": 2_000},
         "commit_table_rows": 10_000_000,
+        "peer_cores": 2,  # Spark's local[N] and shuffle partitions, against the Flink job at p2
     },
     "short": {
         "embedded_minutes": 10,  # about 39,000 events
@@ -63,6 +67,7 @@ MODES = {
         "query_repeats": {1_000_000: 2},
         "commits": {"commits": 10, "rows_per_commit": 2_000},
         "commit_table_rows": 1_000_000,
+        "peer_cores": 2,
     },
 }
 
@@ -246,6 +251,8 @@ def stack_phase(mode: dict, args: argparse.Namespace, sampler: Sampler, results:
                 sampler=sampler,
                 log=_log,
             )
+        if "spark" in args.phases:
+            spark_phase(mode, args, sampler, results)
         for variant in args.variant:
             results["variants"].append(_variant_runs(variant, mode, args, sampler, results))
         if "queries" in args.phases:
@@ -280,6 +287,28 @@ def stack_phase(mode: dict, args: argparse.Namespace, sampler: Sampler, results:
         _log(f"stack down in {time.monotonic() - started:.1f}s")
 
 
+def spark_phase(mode: dict, args: argparse.Namespace, sampler: Sampler, results: dict) -> None:
+    """The Spark peer after the Flink runs: the same produced input, then the same freshness run.
+
+    Its memory is sampled under a phase of its own ("stack-spark"), so its peak is its own."""
+    spark.ensure_installed(log=_log)
+    cores = mode["peer_cores"]
+    peer: dict = {"engine": "spark", "cores": cores}
+    sampler.phase = "stack-spark"
+    try:
+        if results.get("input"):
+            peer["throughput"] = spark.throughput_run(
+                stack.Input(**results["input"]), cores=cores, sampler=sampler, log=_log
+            )
+        if "freshness" in args.phases:
+            peer["freshness"] = spark.freshness_run(
+                **mode["freshness"], cores=cores, poll_every=0.5, sampler=sampler, log=_log
+            )
+    finally:
+        sampler.phase = "stack"
+        results["peers"] = [peer]
+
+
 def commits_phase(mode: dict, results: dict) -> dict:
     """The sink's commit on an empty table and on one of ``commit_table_rows`` rows (written here)."""
     token = secrets.token_hex(3)
@@ -299,8 +328,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--short", action="store_true", help="the short mode: smaller inputs, parallelism 2 only")
     parser.add_argument(
         "--phases",
-        default="embedded,throughput,freshness,queries,commits",
-        help="comma-separated subset of embedded,throughput,freshness,queries,commits",
+        default="embedded,throughput,freshness,spark,queries,commits",
+        help="comma-separated subset of embedded,throughput,freshness,spark,queries,commits "
+        "(spark: the Spark Structured Streaming peer on the throughput input and at the freshness rate)",
     )
     parser.add_argument(
         "--lock", default=os.environ.get("LAKEHOUSE_STACK_LOCK"), help="flock this file around the stack phase"
@@ -347,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
         if "embedded" in args.phases:
             sampler.phase = "embedded"
             results["embedded"] = embedded_phase(mode["embedded_minutes"], sampler)
-        if args.phases & {"throughput", "freshness", "queries"}:
+        if args.phases & {"throughput", "freshness", "spark", "queries"}:
             waited = time.monotonic()
             with _lock(args.lock):
                 results["durations"]["lock_wait_s"] = round(time.monotonic() - waited, 1)

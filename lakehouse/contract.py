@@ -19,6 +19,8 @@ Checks run in this order; the first one broken is the record's reason:
 A valid event whose event_id was already seen on a valid event is not a new event: it goes to the
 quarantine as ``duplicate event_id, same content`` (a redelivery) or ``..., different content``
 (a conflict), keyed by ``duplicate_record_id``; the first one stays in silver.
+
+The Spark peer of the benchmark (bench/peers/spark_streaming.py) reads its reasons from here too.
 """
 
 from __future__ import annotations

@@ -122,3 +122,51 @@ def test_a_version_pinned_as_another_pin_is_reported_with_that_pins_value():
     versions = machine._stack_versions()
     assert versions["connect_version"] == versions["kafka_version"]
     assert not any(value.startswith("$") for value in versions.values())
+
+
+def test_render_puts_the_spark_peer_beside_the_pipeline_with_ratios():
+    results = {
+        **RESULTS,
+        "throughput": [{**RESULTS["throughput"][0], "first_record_s": 2.0}, RESULTS["throughput"][1]],
+        "freshness": {
+            **{"produced_silver_events": 100, "silver_seen": 100, "rate": 1000.0, "poll_every_s": 0.5},
+            **{"checkpoint_interval_ms": 2000, "gold_rows": 5, "silver_max_s": 5.0, "gold_max_s": 13.0},
+            **{"silver_p50_s": 2.0, "silver_p99_s": 4.0, "gold_p50_s": 9.0, "gold_p99_s": 12.0},
+        },
+        "peers": [
+            {
+                "engine": "spark",
+                "cores": 2,
+                "throughput": {
+                    "events": 40_000,
+                    "e2e_seconds": 24.0,
+                    "e2e_events_per_second": 40_000 / 24.0,
+                    "first_record_s": 4.0,
+                    "submit_seconds": 15.0,
+                },
+                "freshness": {"silver_p50_s": 4.0, "silver_p99_s": 16.0, "gold_p50_s": 9.0, "gold_p99_s": 24.0},
+            }
+        ],
+        "memory_peak_bytes": {
+            "stack": {"flink-jobmanager": 500 << 20, "flink-taskmanager": 1000 << 20},
+            "stack-spark": {"spark peer (driver JVM + python)": 1200 << 20},
+        },
+    }
+    text = report.render(results)
+    assert "This project vs Spark Structured Streaming" in text
+    lines = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| ")}
+    assert "2.00" in lines["events/s end to end"]  # 3,333 / 1,667
+    assert "2.00" in lines["events/s after the first record (to e2e)"]  # 40k/10 s vs 40k/20 s
+    assert "0.25" in lines["silver freshness p99 s"]
+    assert "1.25" in lines["peak RSS MiB"]  # 1,500 / 1,200
+
+
+def test_memory_counts_only_the_services_of_its_own_stack():
+    from bench.memory import is_own
+
+    ours = "java -Dlog.file=/work/state-a/flink/log/tm.log org.apache.flink.runtime.taskexecutor.TaskManagerRunner"
+    theirs = ours.replace("/work/state-a/", "/root/.local/state/lakehouse/")
+    assert is_own("flink-taskmanager", ours, "/work/state-a")
+    assert not is_own("flink-taskmanager", theirs, "/work/state-a")
+    assert not is_own("kafka", "java kafka.Kafka /work/state-ab/kafka/server.properties", "/work/state-a")
+    assert is_own("flink run client (submission)", "java org.apache.flink.client.cli.CliFrontend run", "/work/state-a")
