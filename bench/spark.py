@@ -27,7 +27,6 @@ from pathlib import Path
 
 from bench import stack, stats
 from bench.memory import Sampler
-from bench.stats import percentile
 from lakehouse import config, flink_cluster, generator, producer, tables
 
 REPO = Path(__file__).resolve().parent.parent
@@ -264,27 +263,12 @@ def freshness_run(*, rate: float, seconds: float, cores: int, poll_every: float,
         peer.stop()
         if sampler is not None:
             sampler.extra.pop(MEMORY_NAME, None)
-    silver_seen = reader.first_seen[tables.ORDER_EVENTS.name]
-    silver = [silver_seen[(eid,)] - at for eid, at in produced.silver_at.items() if (eid,) in silver_seen]
-    gold = []
-    for (window_end, _region, _category), seen_at in reader.first_seen[tables.METRICS_1M.name].items():
-        passed = stack.watermark_passed_at(produced.by_partition, int(window_end.timestamp() * 1000))
-        if passed is not None:
-            gold.append(seen_at - passed)
     result = {
         "run": name,
         "engine": "spark",
         "cores": cores,
         "rate": rate,
-        "produced_silver_events": len(produced.silver_at),
-        "silver_seen": len(silver),
-        "silver_p50_s": percentile(silver, 50),
-        "silver_p99_s": percentile(silver, 99),
-        "silver_max_s": max(silver) if silver else None,
-        "gold_rows": len(gold),
-        "gold_p50_s": percentile(gold, 50),
-        "gold_p99_s": percentile(gold, 99),
-        "gold_max_s": max(gold) if gold else None,
+        **stack.freshness_figures(produced, reader),
         "poll_every_s": poll_every,
         "reader_errors": reader.errors[:3],
         "micro_batches": _batches(peer, peer.started_at() or 0),

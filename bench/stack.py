@@ -448,6 +448,24 @@ def freshness_run(
         reader.join(timeout=30)
         if flink_cluster.job_state(settings, job_id) == "RUNNING":
             flink_cluster.cancel(settings, job_id)
+    result = {
+        "run": name,
+        "parallelism": parallelism,
+        "rate": rate,
+        **freshness_figures(produced, reader),
+        "checkpoint_interval_ms": checkpoint_interval_ms,
+        "poll_every_s": poll_every,
+        "reader_errors": reader.errors[:3],
+    }
+    log(f"{name}: " + json.dumps({k: v for k, v in result.items() if k != "run"}, default=str))
+    return result
+
+
+def freshness_figures(produced, reader) -> dict:
+    """Silver and gold freshness from what was produced and when the reader first saw each row.
+
+    Silver: an event's Kafka CreateTime -> its row readable in silver.order_events. Gold: the moment
+    the source watermark passed a window's end -> the window's gold.order_metrics_1m row readable."""
     silver_seen = reader.first_seen["silver.order_events"]
     silver = [silver_seen[(eid,)] - at for eid, at in produced.silver_at.items() if (eid,) in silver_seen]
     gold = []
@@ -455,10 +473,7 @@ def freshness_run(
         passed = watermark_passed_at(produced.by_partition, int(window_end.timestamp() * 1000))
         if passed is not None:
             gold.append(seen_at - passed)
-    result = {
-        "run": name,
-        "parallelism": parallelism,
-        "rate": rate,
+    return {
         "produced_silver_events": len(produced.silver_at),
         "silver_seen": len(silver),
         "silver_p50_s": percentile(silver, 50),
@@ -468,9 +483,4 @@ def freshness_run(
         "gold_p50_s": percentile(gold, 50),
         "gold_p99_s": percentile(gold, 99),
         "gold_max_s": max(gold) if gold else None,
-        "checkpoint_interval_ms": checkpoint_interval_ms,
-        "poll_every_s": poll_every,
-        "reader_errors": reader.errors[:3],
     }
-    log(f"{name}: " + json.dumps({k: v for k, v in result.items() if k != "run"}, default=str))
-    return result

@@ -170,3 +170,32 @@ def test_memory_counts_only_the_services_of_its_own_stack():
     assert not is_own("flink-taskmanager", theirs, "/work/state-a")
     assert not is_own("kafka", "java kafka.Kafka /work/state-ab/kafka/server.properties", "/work/state-a")
     assert is_own("flink run client (submission)", "java org.apache.flink.client.cli.CliFrontend run", "/work/state-a")
+
+
+def test_freshness_figures_measure_silver_from_create_time_and_gold_from_the_watermark():
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from bench.stack import freshness_figures
+    from lakehouse import contract
+
+    window_end = datetime(2026, 11, 30, 12, 1, tzinfo=UTC)
+    end_ms = int(window_end.timestamp() * 1000)
+    produced = SimpleNamespace(
+        silver_at={"e1": 100.0, "e2": 101.0, "e3": 102.0},
+        # partition 0 passes window end + delay at 110 s, partition 1 at 112 s: the watermark at 112 s
+        by_partition={
+            0: [(105.0, end_ms), (110.0, end_ms + contract.WATERMARK_DELAY_MS)],
+            1: [(112.0, end_ms + contract.WATERMARK_DELAY_MS + 1)],
+        },
+    )
+    reader = SimpleNamespace(
+        first_seen={
+            "silver.order_events": {("e1",): 103.0, ("e2",): 105.0},  # e3 never seen
+            "gold.order_metrics_1m": {(window_end, "EU", "books"): 120.0},
+        }
+    )
+    figures = freshness_figures(produced, reader)
+    assert figures["produced_silver_events"] == 3 and figures["silver_seen"] == 2
+    assert figures["silver_max_s"] == 4.0
+    assert figures["gold_rows"] == 1 and figures["gold_max_s"] == 8.0
