@@ -132,7 +132,9 @@ ensure_roles() {
   as_owner env POSTGRES_APP_PASSWORD="$POSTGRES_APP_PASSWORD" POSTGRES_CDC_PASSWORD="$POSTGRES_CDC_PASSWORD" \
     POSTGRES_APP_USER="$POSTGRES_APP_USER" POSTGRES_CDC_USER="$POSTGRES_CDC_USER" \
     psql -X -q -v ON_ERROR_STOP=1 -h "$SOCKET_DIR" -p "$POSTGRES_PORT" -U postgres -d "$POSTGRES_DB" \
-    -f "$HERE/roles.sql" >&2
+    -f - <"$HERE/roles.sql" >&2
+  # (on stdin: the postgres user may not be able to read a checkout under a private directory,
+  # e.g. /root or a mktemp dir; this shell, not psql, opens the file, as for the migrations)
 }
 
 cmd_migrate() {
