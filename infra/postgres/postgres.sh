@@ -51,7 +51,8 @@ if ((EUID == 0)); then
 else
   OWNER_CMD=(env PATH="$PG_BIN:$PATH")
 fi
-as_owner() { "${OWNER_CMD[@]}" "$@"; }
+# From /: the postgres user may not be allowed into the caller's directory (psql then complains).
+as_owner() { (cd / && "${OWNER_CMD[@]}" "$@"); }
 
 pg_credentials() {
   local defaulted=()
