@@ -47,9 +47,12 @@ def cdc_services(local_stack):
     support.ensure_passwords()
     started = []
     for name in ("postgres", "connect"):
-        if support.service(name, "status", timeout=60).returncode != 0:
-            result = support.service(name, "start", timeout=600)
-            assert result.returncode == 0, f"{name} start failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
+        running = support.service(name, "status", timeout=60).returncode == 0
+        # start also when running: on a running PostgreSQL it creates missing roles and applies
+        # missing migrations (a server left by a start that failed half-way has neither).
+        result = support.service(name, "start", timeout=600)
+        assert result.returncode == 0, f"{name} start failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
+        if not running:
             started.append(name)
     yield
     for name in reversed(started):
