@@ -22,13 +22,14 @@ from lakehouse.config import Settings  # noqa: E402
 ARRIVAL_TIME_METADATA = {"filesystem": "file.modification-time", "kafka": "timestamp"}
 # Where a record sits in its source, per connector (the quarantine key of a record without a payload).
 POSITION_COLUMNS = {
-    "filesystem": "record_position string metadata from 'file.path' virtual",
+    "filesystem": ("record_position string metadata from 'file.path' virtual,\n    record_stream as record_position"),
     "kafka": (
         "record_topic string metadata from 'topic' virtual,\n"
         "    record_partition int metadata from 'partition' virtual,\n"
         "    record_offset bigint metadata from 'offset' virtual,\n"
         "    record_position as concat_ws('/', record_topic, cast(record_partition as string), "
-        "cast(record_offset as string))"
+        "cast(record_offset as string)),\n"
+        "    record_stream as concat_ws('/', record_topic, cast(record_partition as string))"
     ),
 }
 
@@ -49,27 +50,16 @@ def source_options(settings: Settings) -> dict[str, dict[str, str]]:
         "scan.startup.mode": "earliest-offset",
     }
     # Dimension topics go quiet for long stretches; an idle one must not hold back the temporal
-    # join. Order events get no idle timeout: a partition paused by alignment (or starved by
-    # fetching) would be declared idle, the watermark would jump ahead, and its events would
-    # turn late when it resumes.
+    # join. Order events get no idle timeout: an idle partition would let the watermark pass
+    # events it has not delivered yet, and the windows would drop them although the staging view
+    # calls them on time (it compares each event with its own partition's progress, see
+    # sql/flink/stg_order_events.sql and docs/DESIGN.md, "Lateness").
     # Change records are read raw and parsed in SQL, so a bad one is quarantined (lakehouse/cdc.py).
     dimension = {**common, "format": "raw", "scan.watermark.idle-timeout": "30 s"}
     prefix = settings.topic_prefix
-    orders = {
-        "topic": f"{prefix}order-events",
-        "format": "raw",
-        # While catching up, one partition can run minutes of event time ahead of another: the
-        # source watermark is their minimum, so whether an event counts as late would depend on
-        # fetch timing. Small fetches and watermark alignment bound that skew to about a
-        # minute, far below how late a late event is (see docs/DESIGN.md, "Lateness").
-        # Periodic watermarks (every 200 ms) lag by minutes of event time while catching up;
-        # a watermark per event keeps current_watermark() exact for the lateness check.
-        "scan.watermark.emit.strategy": "on-event",
-        "properties.max.partition.fetch.bytes": "65536",
-        "scan.watermark.alignment.group": f"{settings.job_name}-order-events",
-        "scan.watermark.alignment.max-drift": "1 min",
-        "scan.watermark.alignment.update-interval": "250 ms",
-    }
+    # Lateness does not depend on the watermark, so the source reads as fast as Kafka serves it:
+    # default fetch sizes, no watermark alignment, periodic watermarks.
+    orders = {"topic": f"{prefix}order-events", "format": "raw"}
     return {
         "src_order_events": _with_overrides({**common, **orders}, settings.order_source_options),
         "src_customers": _with_overrides(
