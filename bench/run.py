@@ -342,8 +342,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--sinks",
         type=lambda v: tuple(v.split(",")),
-        default=("delta", "blackhole"),
-        help="throughput runs: delta (the pipeline into Delta) and/or blackhole (the ceiling)",
+        default=("delta", "blackhole", "parse-only"),
+        help="throughput runs: delta (the pipeline into Delta), blackhole (the ceiling), parse-only (the "
+        "order-events source and its parsing alone into blackhole; default: all three)",
     )
     parser.add_argument(
         "--variant",
