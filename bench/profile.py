@@ -147,9 +147,10 @@ def child() -> int:
     return 0
 
 
-def categorize(collapsed: Path) -> tuple[Counter, Counter, int]:
-    """Samples per kind of work, and self samples per frame of the task threads."""
+def categorize(collapsed: Path) -> tuple[Counter, Counter, Counter, int]:
+    """Samples per kind of work, per operator chain (task thread), and per frame of the task threads."""
     kinds: Counter = Counter()
+    chains: Counter = Counter()
     task_frames: Counter = Counter()
     total = 0
     for line in collapsed.read_text(errors="replace").splitlines():
@@ -168,7 +169,9 @@ def categorize(collapsed: Path) -> tuple[Counter, Counter, int]:
         kinds[kind] += samples
         if kind.startswith("tasks"):
             task_frames[frames[-1]] += samples
-    return kinds, task_frames, total
+            # "OverAggregate[13] -> Calc[14] -> ... (1/1)#0": one name per chain, whatever its ids
+            chains[re.sub(r"\[\d+\]|#\d+", "", thread)] += samples
+    return kinds, chains, task_frames, total
 
 
 def python_hotspots(raw: Path, top: int) -> tuple[Counter, int]:
@@ -251,17 +254,25 @@ def _print_report(events: int, rows: list[dict], profiled: dict, collapsed: Path
         )
     report: dict = {"events": events, "ablations": rows, "profiled_run": profiled}
     if collapsed.exists():
-        kinds, frames, total = categorize(collapsed)
+        kinds, chains, frames, total = categorize(collapsed)
         print(
             f"\nJVM CPU samples of the whole plan ({total:,} samples at 10 ms, job {profiled['net_runtime_s']:.1f} s):"
         )
         for kind, samples in kinds.most_common():
             print(f"  {kind:<40} {100 * samples / total:5.1f} %")
         task_total = sum(frames.values()) or 1
+        print("Operator chains (task threads; share of the tasks' samples):")
+        for chain, samples in chains.most_common(8):
+            print(f"  {100 * samples / task_total:5.1f} %  {chain[:150]}")
         print(f"Hottest frames of the task threads (self samples, share of the tasks' {task_total:,}):")
         for frame, samples in frames.most_common(top):
             print(f"  {100 * samples / task_total:5.1f} %  {frame[:110]}")
-        report["jvm"] = {"samples": total, "kinds": dict(kinds), "task_frames": dict(frames.most_common(top))}
+        report["jvm"] = {
+            "samples": total,
+            "kinds": dict(kinds),
+            "chains": dict(chains),
+            "task_frames": dict(frames.most_common(top)),
+        }
     else:
         print("\n(async-profiler wrote no samples: the JVM did not exit cleanly)")
     if raw and raw.exists():

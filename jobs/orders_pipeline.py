@@ -22,7 +22,9 @@ from lakehouse.config import Settings  # noqa: E402
 ARRIVAL_TIME_METADATA = {"filesystem": "file.modification-time", "kafka": "timestamp"}
 # Where a record sits in its source, per connector (the quarantine key of a record without a payload).
 POSITION_COLUMNS = {
-    "filesystem": ("record_position string metadata from 'file.path' virtual,\n    record_stream as record_position"),
+    # One stream for the whole file input: the file source's watermark covers every file a reader
+    # reads, so lateness is judged against all of them (docs/DESIGN.md, "Lateness").
+    "filesystem": "record_position string metadata from 'file.path' virtual,\n    record_stream as 'files'",
     "kafka": (
         "record_topic string metadata from 'topic' virtual,\n"
         "    record_partition int metadata from 'partition' virtual,\n"

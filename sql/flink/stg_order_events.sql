@@ -5,11 +5,11 @@
 -- field list, the check arms, their reasons and bounds are filled from lakehouse/contract.py
 -- ({{field_spec}}-style placeholders), so the rules are declared once.
 -- is_late marks valid events that arrive at or behind the watermark of their own stream (a Kafka
--- partition, or a file in the embedded default): the newest event time read from that stream so
--- far, this record included, minus the watermark delay. A stream's records come in the same order
--- on every read, so a live run, a restore and a flat-out replay decide alike; the job's watermark
--- is the minimum over streams and at most this, so no event-time operator (the temporal join, the
--- windows) can see an on-time event as late. Late events are routed to bronze.late_events.
+-- partition; the whole input for the embedded file source): the newest event time read from that
+-- stream so far, this record included, minus the watermark delay. A stream's records come in the
+-- same order on every read, so a live run, a restore and a flat-out replay decide alike; the
+-- job's watermark is at most this, so no event-time operator (the temporal join, the windows) can
+-- see an on-time event as late. Late events are routed to bronze.late_events.
 -- The message is decoded once by raw_record (its bytes kept as base64 when they are not UTF-8) and
 -- parsed once by json_object_fields (udfs/java): JSON_VALUE would parse it again for every use of
 -- every field, since the planner inlines these columns into each rule below.
