@@ -12,7 +12,7 @@ test: ## run every test: unit, embedded pipeline, then the local stack (Kafka, S
 	@$(ENV) python -m pytest
 
 unit: ## run the fast unit tests only (no services, no mini-cluster)
-	@$(ENV) python -m pytest -m "not integration"
+	@$(ENV) python -m pytest -m unit
 
 test-minicluster: ## run the integration tests on the embedded Flink mini-cluster (no services)
 	@$(ENV) python -m pytest -m minicluster
