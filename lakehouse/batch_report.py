@@ -24,22 +24,8 @@ from deltalake import CommitProperties, DeltaTable, write_deltalake
 
 from lakehouse import catalog, storage, tables
 from lakehouse.config import Settings
-from lakehouse.tables import TableSpec
+from lakehouse.tables import DAILY_REPORT, TableSpec
 
-DAILY_REPORT = TableSpec(
-    name="gold.daily_report",
-    columns=(
-        ("day", "DATE"),
-        ("region", "STRING"),
-        ("orders", "BIGINT"),
-        ("revenue_eur", "DOUBLE"),
-        ("avg_order_value_eur", "DOUBLE"),
-        ("customers", "BIGINT"),
-        ("anomalies", "BIGINT"),
-    ),
-    key=("day", "region"),
-    description="daily report; one row per day (UTC) and region with orders or anomalies",
-)
 SOURCES = (tables.ORDERS_ENRICHED, tables.ANOMALIES)
 _JOB = "batch-daily-report"
 

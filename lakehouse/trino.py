@@ -292,13 +292,11 @@ def _settings(args) -> Settings:
 def _cmd_register(args) -> int:
     from deltalake import DeltaTable
 
-    from lakehouse.batch_report import DAILY_REPORT
-
     settings = _settings(args)
     specs = tables.ALL
     # Tables derived outside the job (the order read model, quality verdicts, the batch report),
     # once they have been written.
-    for spec in (*tables.DERIVED, DAILY_REPORT):
+    for spec in (*tables.DERIVED, tables.DAILY_REPORT):
         if DeltaTable.is_deltatable(table_location(settings, spec), storage_options=settings.storage_options()):
             specs += (spec,)
     with connect() as conn:
