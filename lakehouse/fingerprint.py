@@ -98,8 +98,7 @@ def refusal_message(check: RestoreCheck, savepoint: str, settings: Settings) -> 
         "Replay instead, into a new version of the tables, then switch readers (docs/RUNBOOK.md,",
         '"When a fix cannot restore"):',
         f"  python -m lakehouse replay --table-version {version}",
-        f"  LAKEHOUSE_TABLE_VERSION={version} LAKEHOUSE_JOB_NAME={settings.job_name}-{version} "
-        "python -m lakehouse commit --follow",
+        f"  LAKEHOUSE_TABLE_VERSION={version} python -m lakehouse follow --follow   # {version}'s order read model",
         f"  python -m lakehouse switch {version}      # once the new tables have caught up",
         "If you know better, --skip-state-check submits anyway.",
     ]
