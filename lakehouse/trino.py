@@ -295,15 +295,28 @@ def _cmd_register(args) -> int:
     settings = _settings(args)
     specs = tables.ALL
     # Tables derived outside the job (the order read model, quality verdicts, the batch report),
-    # once they have been written.
+    # once they have been written: Trino registers a Delta log, not a name.
+    not_yet = []
     for spec in (*tables.DERIVED, tables.DAILY_REPORT):
         if DeltaTable.is_deltatable(table_location(settings, spec), storage_options=settings.storage_options()):
             specs += (spec,)
+        else:
+            not_yet.append(spec.name)
     with connect() as conn:
         outcome = register_tables(conn, settings, specs)
     unchanged = sum(1 for v in outcome.values() if v == "unchanged")
     print(f"{len(outcome)} tables registered in Trino ({unchanged} already were) from {settings.tables_uri()}")
+    for name in not_yet:
+        print(f"{name}: not written yet, not registered; run this again once {_WRITERS[name]} has written it")
     return 0
+
+
+# Who writes each table registered only once it exists.
+_WRITERS = {
+    tables.ORDERS_CURRENT.name: "`lakehouse follow` (or `orders-current`)",
+    tables.QUALITY_RESULTS.name: "`lakehouse quality check`",
+    tables.DAILY_REPORT.name: "`lakehouse batch-report`",
+}
 
 
 def _parse_as_of(items: list[str]) -> dict[str, int]:

@@ -163,3 +163,32 @@ def test_register_tables_follows_the_version_pointer(monkeypatch):
     monkeypatch.setattr(catalog, "read_pointer", lambda _settings: pointer)
     lakehouse_trino.register_tables(server, settings, log=lambda _: None)
     assert server.tables["gold.order_metrics_5m"] == "s3://lakehouse/a/tables/_v/v2/gold/order_metrics_5m"
+
+
+def test_register_names_the_derived_tables_not_written_yet_and_registers_them_once_they_are(
+    no_pointer, monkeypatch, capsys
+):
+    import contextlib
+
+    from deltalake import DeltaTable
+
+    from lakehouse import cli
+
+    server = _FakeTrino()
+    written: set[str] = set()
+    monkeypatch.setattr(lakehouse_trino, "connect", lambda: contextlib.nullcontext(server))
+    monkeypatch.setattr(DeltaTable, "is_deltatable", staticmethod(lambda uri, storage_options=None: uri in written))
+    monkeypatch.setenv("LAKEHOUSE_TABLE_ROOT", "s3://lakehouse/a/tables")
+    register = ["trino", "register", "--profile", "local"]
+
+    args = cli.build_parser().parse_args(register)
+    assert args.func(args) == 0
+    out = capsys.readouterr().out
+    assert "gold.orders_current: not written yet, not registered" in out and "lakehouse follow" in out
+    assert "gold.orders_current" not in server.tables
+
+    written.add("s3://lakehouse/a/tables/gold/orders_current")
+    args = cli.build_parser().parse_args(register)
+    assert args.func(args) == 0
+    assert server.tables["gold.orders_current"] == "s3://lakehouse/a/tables/gold/orders_current"
+    assert "gold.orders_current: not written" not in capsys.readouterr().out
