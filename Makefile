@@ -20,7 +20,7 @@ test-minicluster: ## run the integration tests on the embedded Flink mini-cluste
 test-stack: ## run the integration tests on the local stack (Kafka, S3, Flink cluster, Trino)
 	@$(ENV) python -m pytest -m stack
 
-stack-up: ## start the local stack: Kafka, SeaweedFS S3, Flink session cluster (127.0.0.1)
+stack-up: ## start the local stack: Kafka, SeaweedFS S3, Flink session cluster, Trino (127.0.0.1)
 	@$(ENV) infra/stack.sh up
 
 stack-status: ## report each service of the local stack
