@@ -71,3 +71,32 @@ def test_the_three_tier_targets_select_every_test_once():
 )
 def test_a_test_gets_its_tier_from_its_folder_and_fixtures(path, fixtures, integration_marked, tier):
     assert tier_of(path, fixtures=fixtures, integration_marked=integration_marked) == tier
+
+
+def imported_test_modules(path: Path) -> list[str]:
+    """The ``test_*`` modules a file imports (shared helpers belong in conftest.py or a helper module)."""
+    import ast
+
+    names = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            names += [base, *(f"{base}.{alias.name}" for alias in node.names)]
+    return sorted({name for name in names if name.rpartition(".")[2].startswith("test_")})
+
+
+def test_no_test_module_imports_another():
+    offenders = {
+        str(path.relative_to(REPO)): imported
+        for path in sorted(TESTS.rglob("*.py"))
+        if (imported := imported_test_modules(path))
+    }
+    assert offenders == {}, "move what they share to a conftest.py fixture or a helper module"
+
+
+def test_an_import_of_a_test_module_is_found(tmp_path):
+    source = tmp_path / "test_b.py"
+    source.write_text("from tests.integration.test_a import helper\nfrom tests import compare\n")
+    assert imported_test_modules(source) == ["tests.integration.test_a"]
