@@ -12,7 +12,7 @@ test: ## run every test: unit, embedded pipeline, then the local stack (Kafka, S
 	@$(ENV) python -m pytest
 
 unit: ## run the fast unit tests only (no services, no mini-cluster)
-	@$(ENV) python -m pytest -m "not integration"
+	@$(ENV) python -m pytest -m unit
 
 test-minicluster: ## run the integration tests on the embedded Flink mini-cluster (no services)
 	@$(ENV) python -m pytest -m minicluster
@@ -20,7 +20,7 @@ test-minicluster: ## run the integration tests on the embedded Flink mini-cluste
 test-stack: ## run the integration tests on the local stack (Kafka, S3, Flink cluster, Trino)
 	@$(ENV) python -m pytest -m stack
 
-stack-up: ## start the local stack: Kafka, SeaweedFS S3, Flink session cluster (127.0.0.1)
+stack-up: ## start the local stack: Kafka, SeaweedFS S3, Flink session cluster, Trino (127.0.0.1)
 	@$(ENV) infra/stack.sh up
 
 stack-status: ## report each service of the local stack

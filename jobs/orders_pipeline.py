@@ -204,16 +204,19 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _record_fingerprint(settings: Settings, job_id: str) -> None:
-    """Record the job's state fingerprint for `lakehouse jobs stop` (lakehouse/fingerprint.py).
+    """Record the job's state fingerprint for `lakehouse jobs stop` (lakehouse/state_fingerprint.py).
 
     Computed after the job is submitted, from a second build of the same plan: compiling before
     execute() would number the job's plan nodes, hence its operator uids, after the compiled
-    plan's."""
-    from lakehouse import fingerprint
+    plan's. The same build as lakehouse/fingerprint.py's ``compute`` without connector jars
+    (the `flink run` client has them in lib/)."""
+    from lakehouse import state_fingerprint
+    from lakehouse.flink_env import create_table_env
 
     try:
-        state = fingerprint.compute(settings, connector_jars=False)
-        uri = fingerprint.record_for_job(settings, job_id, state)
+        statements = build(create_table_env(settings), settings)
+        state = state_fingerprint.of_statements(statements, job=settings.job_name)
+        uri = state_fingerprint.record_for_job(settings, job_id, state)
     except Exception as error:  # noqa: BLE001 - the job runs; only the restore pre-flight will lack it
         print(f"warning: could not record the state fingerprint of job {job_id}: {error}", flush=True)
         return

@@ -24,22 +24,8 @@ from deltalake import CommitProperties, DeltaTable, write_deltalake
 
 from lakehouse import catalog, storage, tables
 from lakehouse.config import Settings
-from lakehouse.tables import TableSpec
+from lakehouse.tables import DAILY_REPORT, TableSpec
 
-DAILY_REPORT = TableSpec(
-    name="gold.daily_report",
-    columns=(
-        ("day", "DATE"),
-        ("region", "STRING"),
-        ("orders", "BIGINT"),
-        ("revenue_eur", "DOUBLE"),
-        ("avg_order_value_eur", "DOUBLE"),
-        ("customers", "BIGINT"),
-        ("anomalies", "BIGINT"),
-    ),
-    key=("day", "region"),
-    description="daily report; one row per day (UTC) and region with orders or anomalies",
-)
 SOURCES = (tables.ORDERS_ENRICHED, tables.ANOMALIES)
 _JOB = "batch-daily-report"
 
@@ -70,21 +56,24 @@ def transform(orders_enriched: pl.LazyFrame, anomalies: pl.LazyFrame) -> pl.Data
     return report.select(DAILY_REPORT.column_names()).sort("day", "region").collect()
 
 
-def latest_versions(settings: Settings, specs: tuple[TableSpec, ...] = SOURCES) -> dict[str, int]:
-    """The current Delta version of each source table."""
-    return {
-        spec.name: DeltaTable(catalog.resolve(settings, spec), storage_options=settings.storage_options()).version()
-        for spec in specs
-    }
+def latest_versions(
+    settings: Settings, specs: tuple[TableSpec, ...] = SOURCES, *, snapshot: catalog.Snapshot | None = None
+) -> dict[str, int]:
+    """The current Delta version of each source table (in ``snapshot``, when given)."""
+    snapshot = snapshot or catalog.snapshot(settings, specs)
+    return {spec.name: snapshot.open(spec).version() for spec in specs}
 
 
-def read(settings: Settings, versions: dict[str, int]) -> tuple[pl.LazyFrame, pl.LazyFrame]:
-    """The source tables as lazy frames, each at its pinned version."""
+def read(
+    settings: Settings, versions: dict[str, int], *, snapshot: catalog.Snapshot | None = None
+) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """The source tables as lazy frames, each at its pinned version, from one snapshot's locations."""
+    snapshot = snapshot or catalog.snapshot(settings, SOURCES)
     frames = []
     for spec in SOURCES:
         frames.append(
             pl.scan_delta(
-                catalog.resolve(settings, spec),
+                snapshot.location(spec),
                 version=versions[spec.name],
                 storage_options=settings.storage_options() or None,
             )
@@ -101,8 +90,9 @@ class RunResult:
 
 def run(settings: Settings, versions: dict[str, int] | None = None, *, write: bool = True) -> RunResult:
     """Compute the report at pinned source versions (default: the latest) and write it to Delta."""
-    pinned = {**latest_versions(settings), **(versions or {})}
-    report = transform(*read(settings, pinned))
+    snapshot = catalog.snapshot(settings, SOURCES)  # the pointer is read once for the whole report
+    pinned = {**latest_versions(settings, snapshot=snapshot), **(versions or {})}
+    report = transform(*read(settings, pinned, snapshot=snapshot))
     if not write:
         return RunResult(report, pinned, None)
     uri = storage.table_uri(settings, DAILY_REPORT)

@@ -8,13 +8,18 @@ readers keep the old one; ``lakehouse switch <version>`` then replaces the point
 write, so every reader moves to the new version of every table at once (silver and gold of the
 same version, never a mix). S3 replaces an object atomically: a reader gets the old pointer or
 the new one. Without a pointer, readers use the root's own tables (the "base" version).
+
+A read that spans tables (the run summary, the batch report, a training set, a quality check with
+its neighbour tables) takes one ``snapshot`` first: the pointer is read once, and each table's
+location and Delta version are fixed for the whole read, so a ``switch`` or a commit meanwhile
+cannot mix silver of one version with gold of another.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from deltalake import DeltaTable
@@ -55,16 +60,50 @@ def version_settings(settings: Settings, version: str) -> Settings:
 
 
 def resolve(settings: Settings, spec: TableSpec) -> str:
-    """The location a reader should open for ``spec``.
+    """The location a reader should open for ``spec`` (one table; a read of several takes a ``snapshot``).
 
     Settings with an explicit table version read that version (an operator checking a replay
     before the switch); otherwise the pointer decides."""
-    if settings.table_version:
-        return storage.table_uri(settings, spec)
-    pointer = read_pointer(settings)
-    if pointer and spec.name in pointer.get("tables", {}):
+    return _location(settings, spec, None if settings.table_version else read_pointer(settings))
+
+
+def _location(settings: Settings, spec: TableSpec, pointer: dict | None) -> str:
+    if not settings.table_version and pointer and spec.name in pointer.get("tables", {}):
         return pointer["tables"][spec.name]
     return storage.table_uri(settings, spec)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Where each table of a read is and at which Delta version, fixed when the read starts."""
+
+    locations: dict[str, str]
+    versions: dict[str, int]  # tables that exist; a table created later stays absent
+    storage_options: dict[str, str] = field(repr=False)  # holds keys: never printed
+
+    def location(self, spec: TableSpec) -> str:
+        return self.locations[spec.name]
+
+    def version(self, spec: TableSpec) -> int | None:
+        return self.versions.get(spec.name)
+
+    def open(self, spec: TableSpec, *, version: int | None = None) -> DeltaTable:
+        """The table at ``version``, by default at the snapshot's version (a table that did not exist
+        then is opened as it is now, which raises delta-rs' own error when it still does not)."""
+        pinned = self.versions.get(spec.name) if version is None else version
+        return DeltaTable(self.location(spec), version=pinned, storage_options=self.storage_options)
+
+
+def snapshot(settings: Settings, specs: tuple[TableSpec, ...] | list[TableSpec]) -> Snapshot:
+    """Resolve the pointer once and pin each table of ``specs`` at its latest Delta version."""
+    pointer = None if settings.table_version else read_pointer(settings)
+    options = settings.storage_options()
+    locations = {spec.name: _location(settings, spec, pointer) for spec in specs}
+    versions = {}
+    for name, uri in locations.items():
+        if DeltaTable.is_deltatable(uri, storage_options=options):
+            versions[name] = DeltaTable(uri, storage_options=options).version()
+    return Snapshot(locations=locations, versions=versions, storage_options=options)
 
 
 def switch(

@@ -107,7 +107,7 @@ class Settings:
         return _versioned(self.logical_tables_uri(), self.table_version)
 
     def fingerprints_uri(self) -> str:
-        """Where jobs record their state fingerprints (lakehouse/fingerprint.py)."""
+        """Where jobs record their state fingerprints (lakehouse/state_fingerprint.py)."""
         if self.profile == "embedded":
             return str(self.data_dir / "fingerprints")
         return f"s3://{self.s3_bucket}/flink/fingerprints"

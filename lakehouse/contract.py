@@ -20,7 +20,11 @@ A valid event whose event_id was already seen on a valid event is not a new even
 quarantine as ``duplicate event_id, same content`` (a redelivery) or ``..., different content``
 (a conflict), keyed by ``duplicate_record_id``; the first one stays in silver.
 
-The Spark peer of the benchmark (bench/peers/spark_streaming.py) reads its reasons from here too.
+The Spark peer of the benchmark (bench/peers/spark_streaming.py) reads its reasons from here too,
+and so do the quality suites (lakehouse/quality_suites.py: event types, required fields, currencies,
+reasons), the read model (lakehouse/read_model.py) and the EUR conversion (``to_eur``, used by
+udfs/currency.py). tests/unit/test_contract.py fails when a literal of the contract reappears in
+sql/flink/ or in those modules.
 """
 
 from __future__ import annotations
@@ -29,7 +33,13 @@ import base64
 import hashlib
 from dataclasses import dataclass
 
-EVENT_TYPES = ("ORDER_PLACED", "PAYMENT_RECEIVED", "STOCK_RESERVED", "SHIPPED", "DELIVERED", "CANCELLED")
+ORDER_PLACED = "ORDER_PLACED"
+PAYMENT_RECEIVED = "PAYMENT_RECEIVED"
+STOCK_RESERVED = "STOCK_RESERVED"
+SHIPPED = "SHIPPED"
+DELIVERED = "DELIVERED"
+CANCELLED = "CANCELLED"
+EVENT_TYPES = (ORDER_PLACED, PAYMENT_RECEIVED, STOCK_RESERVED, SHIPPED, DELIVERED, CANCELLED)
 CURRENCIES = ("EUR", "USD", "GBP")
 # Fixed conversion rates (units of currency per 1 EUR), as a finance team would publish daily.
 RATES_PER_EUR = {"EUR": 1.0, "USD": 1.08, "GBP": 0.85}
@@ -85,6 +95,12 @@ class Field:
     def column_name(self) -> str:
         return self.column or self.name
 
+    @property
+    def typed_column(self) -> str:
+        """Its typed column in the staging view and silver: a ``*_raw`` text column is parsed into
+        a column named after the field."""
+        return self.name if self.column.endswith("_raw") else self.column_name
+
 
 FIELDS = (
     Field("event_id", "string", ALL),
@@ -102,6 +118,16 @@ FIELDS = (
     Field("signature", "string"),
     Field("reason", "string", ("CANCELLED",), column="cancel_reason"),
 )
+
+
+def required_columns(event_type: str) -> tuple[str, ...]:
+    """The typed columns an event of ``event_type`` must carry, beyond the header every event has."""
+    return tuple(f.typed_column for f in FIELDS if f.required_by != ALL and event_type in f.required_by)
+
+
+def to_eur(amount: float, currency: str) -> float:
+    """``amount`` in ``currency`` converted to EUR at the contract's fixed rate, rounded to the cent."""
+    return round(amount / RATES_PER_EUR[currency], 2)
 
 
 def reason_missing(field: str) -> str:
@@ -224,4 +250,7 @@ def sql_values(*, max_record_bytes: int = MAX_RECORD_BYTES) -> dict[str, object]
         "watermark_delay_seconds": f"{WATERMARK_DELAY_MS / 1000:.3f}",
         "reason_duplicate": _lit(REASON_DUPLICATE),
         "reason_duplicate_conflict": _lit(REASON_DUPLICATE_CONFLICT),
+        "reason_unknown_customer": _lit(REASON_UNKNOWN_CUSTOMER),
+        "reason_unknown_product": _lit(REASON_UNKNOWN_PRODUCT),
+        "order_placed": _lit(ORDER_PLACED),
     }

@@ -29,7 +29,7 @@ import pandas as pd
 import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
 
-from lakehouse import storage, tables
+from lakehouse import catalog, storage, tables
 from lakehouse.config import Settings
 from lakehouse.tables import QUALITY_RESULTS, TableSpec
 
@@ -144,13 +144,15 @@ def validate(settings: Settings, table: str, *, version: int | None = None) -> R
 
     if table not in quality_suites.SUITES:
         raise KeyError(f"no quality suite for {table!r}; suites exist for {', '.join(quality_suites.SUITES)}")
-    options = settings.storage_options()
-    delta = DeltaTable(table_uri(settings, spec_of(table)), version=version, storage_options=options)
+    # One snapshot for the table and every neighbour its suite reads: the pointer is read once
+    # and a neighbour read without a version is read at the version it had when the check began.
+    snapshot = catalog.snapshot(settings, tuple(tables.BY_NAME.values()))
+    delta = snapshot.open(spec_of(table), version=version)
     context: dict = {}
     read_versions: dict[str, int] = {}
 
     def load(other: str, version: int | None = None) -> pd.DataFrame:
-        other_table = DeltaTable(table_uri(settings, spec_of(other)), version=version, storage_options=options)
+        other_table = snapshot.open(spec_of(other), version=version)
         read_versions[other] = other_table.version()
         return other_table.to_pyarrow_table().to_pandas()
 

@@ -32,14 +32,9 @@ LEVEL_MS = {"1m": 60_000, "5m": 300_000, "1h": 3_600_000}
 METRICS_BY_LEVEL = {"1m": tables.METRICS_1M, "5m": tables.METRICS_5M, "1h": tables.METRICS_1H}
 REL_TOL = 1e-9  # the window levels roll up the same partials; sums agree to float rounding
 SOURCE_STREAMS = ("order-events", "customers", "products")
-# event type -> the columns a valid event of that type carries
-REQUIRED_BY_TYPE = {
-    "ORDER_PLACED": ("customer_id", "product_id", "quantity", "amount", "currency"),
-    "PAYMENT_RECEIVED": ("payment_id", "amount", "currency"),
-    "STOCK_RESERVED": ("warehouse",),
-    "SHIPPED": ("carrier",),
-    "CANCELLED": ("cancel_reason",),  # the contract does not require a DELIVERED signature
-}
+# event type -> the columns a valid event of that type carries (the contract does not require a
+# DELIVERED signature, so DELIVERED has none)
+REQUIRED_BY_TYPE = {t: contract.required_columns(t) for t in contract.EVENT_TYPES if contract.required_columns(t)}
 
 
 @dataclass(kw_only=True)
@@ -208,10 +203,12 @@ def quarantine(inputs: Inputs) -> list[Check]:
         for p, reason in zip(df["payload"], df["reason"], strict=True)
     ]
     fixed = [value for name, value in vars(contract).items() if name.startswith("REASON_")]
+    per_field = (contract.reason_missing(""), contract.reason_wrong_type(""), contract.reason_invalid_text(""))
     pattern = (
         "^(?:"
         + "|".join(re.escape(r) for r in sorted(set(fixed)))
-        + r"|missing field: \w+|wrong type: \w+|invalid text: \w+)$"
+        + "".join(f"|{re.escape(prefix)}\\w+" for prefix in per_field)
+        + ")$"
     )
     expectations = [
         *not_null("record_id", "source_stream", "reason"),
@@ -262,7 +259,10 @@ def order_events(inputs: Inputs) -> list[Check]:
         # ORDER_PLACED may repeat: the contract keeps a copy naming an unknown customer in the log
         # (enrichment quarantines it), so uniqueness per order is checked for the other types.
         unique(
-            "order_id", "event_type", when=("event_type", "!=", "ORDER_PLACED"), why="each step happens once per order"
+            "order_id",
+            "event_type",
+            when=("event_type", "!=", contract.ORDER_PLACED),
+            why="each step happens once per order",
         ),
     ]
     for event_type, columns in REQUIRED_BY_TYPE.items():
@@ -274,8 +274,13 @@ def orders_enriched(inputs: Inputs) -> list[Check]:
     df = inputs.frame.copy()
     df["event_ms"] = epoch_ms(df["event_time"])
     df["dt_is_event_date"] = _dt_matches(df)
-    rates = df["currency"].map(contract.RATES_PER_EUR)
-    df["amount_eur_is_converted_amount"] = (df["amount_eur"] - (df["amount"] / rates).round(2)).abs() <= 0.005 + 1e-9
+    converted = [
+        contract.to_eur(a, c) if c in contract.RATES_PER_EUR else np.nan
+        for a, c in zip(df["amount"], df["currency"], strict=True)
+    ]
+    df["amount_eur_is_converted_amount"] = (
+        df["amount_eur"] - pd.Series(converted, index=df.index)
+    ).abs() <= 0.005 + 1e-9
     expectations = [
         *not_null(*tables.ORDERS_ENRICHED.column_names()),
         unique("event_id"),

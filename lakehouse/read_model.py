@@ -57,7 +57,7 @@ STEPS = ("PLACED", "PAID", "RESERVED", "SHIPPED", "DELIVERED")
 CANCELLED = "CANCELLED"
 # event type -> (step it reaches, {state field: event column}, timestamp field)
 _HANDLERS: dict[str, tuple[str | None, dict[str, str], str]] = {
-    "ORDER_PLACED": (
+    contract.ORDER_PLACED: (
         "PLACED",
         {
             "customer_id": "customer_id",
@@ -68,15 +68,15 @@ _HANDLERS: dict[str, tuple[str | None, dict[str, str], str]] = {
         },
         "placed_at",
     ),
-    "PAYMENT_RECEIVED": (
+    contract.PAYMENT_RECEIVED: (
         "PAID",
         {"payment_id": "payment_id", "paid_amount": "amount", "paid_currency": "currency"},
         "paid_at",
     ),
-    "STOCK_RESERVED": ("RESERVED", {"warehouse": "warehouse"}, "reserved_at"),
-    "SHIPPED": ("SHIPPED", {"carrier": "carrier"}, "shipped_at"),
-    "DELIVERED": ("DELIVERED", {"signature": "signature"}, "delivered_at"),
-    "CANCELLED": (None, {"cancel_reason": "cancel_reason"}, "cancelled_at"),
+    contract.STOCK_RESERVED: ("RESERVED", {"warehouse": "warehouse"}, "reserved_at"),
+    contract.SHIPPED: ("SHIPPED", {"carrier": "carrier"}, "shipped_at"),
+    contract.DELIVERED: ("DELIVERED", {"signature": "signature"}, "delivered_at"),
+    contract.CANCELLED: (None, {"cancel_reason": "cancel_reason"}, "cancelled_at"),
 }
 _EVENT_COLUMNS = [
     "event_id",
@@ -315,7 +315,7 @@ def _delete_orphans(target: DeltaTable, orphans: list[str], metadata: dict[str, 
 def _to_eur(amount: float | None, currency: str | None) -> float | None:
     if amount is None or currency not in contract.RATES_PER_EUR:
         return None
-    return round(amount / contract.RATES_PER_EUR[currency], 2)
+    return contract.to_eur(amount, currency)
 
 
 def _canonical(value: object) -> object:

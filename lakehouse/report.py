@@ -1,33 +1,41 @@
-"""Reads the Delta tables (the version readers are pointed at) back for the run summary: rows per table, anomalies, hourly revenue."""
+"""Reads the Delta tables (the version readers are pointed at) back for the run summary: rows per table, anomalies, hourly revenue.
+
+The summary reads every table from one catalog snapshot (lakehouse/catalog.py): one table version
+and one Delta version per table for the whole summary."""
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 
-from deltalake import DeltaTable
-
 from lakehouse import catalog, tables
 from lakehouse.config import Settings
 
 
-def _rows(settings: Settings, spec: tables.TableSpec, columns: list[str] | None = None) -> list[dict]:
-    table = DeltaTable(catalog.resolve(settings, spec), storage_options=settings.storage_options())
-    return table.to_pyarrow_table(columns=columns).to_pylist()
+def _snapshot(settings: Settings, snapshot: catalog.Snapshot | None) -> catalog.Snapshot:
+    return snapshot or catalog.snapshot(settings, tables.ALL)
 
 
-def table_counts(settings: Settings) -> dict[str, tuple[int, int]]:
+def _rows(snapshot: catalog.Snapshot, spec: tables.TableSpec, columns: list[str] | None = None) -> list[dict]:
+    return snapshot.open(spec).to_pyarrow_table(columns=columns).to_pylist()
+
+
+def table_counts(settings: Settings, *, snapshot: catalog.Snapshot | None = None) -> dict[str, tuple[int, int]]:
     """Rows and Delta version per table."""
+    snapshot = _snapshot(settings, snapshot)
     out = {}
     for spec in tables.ALL:
-        table = DeltaTable(catalog.resolve(settings, spec), storage_options=settings.storage_options())
+        table = snapshot.open(spec)
         out[spec.name] = (table.count(), table.version())
     return out
 
 
-def hourly_revenue_by_region(settings: Settings) -> dict[tuple[str, str], tuple[float, int]]:
+def hourly_revenue_by_region(
+    settings: Settings, *, snapshot: catalog.Snapshot | None = None
+) -> dict[tuple[str, str], tuple[float, int]]:
     """(hour, region) -> (revenue in EUR, orders), from gold.order_metrics_1h."""
     totals: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0])
-    for row in _rows(settings, tables.METRICS_1H, ["window_start", "region", "revenue_eur", "order_count"]):
+    columns = ["window_start", "region", "revenue_eur", "order_count"]
+    for row in _rows(_snapshot(settings, snapshot), tables.METRICS_1H, columns):
         key = (row["window_start"].strftime("%Y-%m-%d %H:%M"), row["region"])
         totals[key][0] += row["revenue_eur"]
         totals[key][1] += row["order_count"]
@@ -35,10 +43,11 @@ def hourly_revenue_by_region(settings: Settings) -> dict[tuple[str, str], tuple[
 
 
 def summary(settings: Settings, *, top: int = 8) -> str:
+    snapshot = catalog.snapshot(settings, tables.ALL)
     lines = ["", "Tables (Delta, read back):"]
-    for name, (rows, version) in table_counts(settings).items():
+    for name, (rows, version) in table_counts(settings, snapshot=snapshot).items():
         lines.append(f"  {name:26s} {rows:>9,} rows  version {version}")
-    anomalies = _rows(settings, tables.ANOMALIES)
+    anomalies = _rows(snapshot, tables.ANOMALIES)
     by_rule = Counter(row["rule_id"] for row in anomalies)
     lines.append("")
     lines.append(
@@ -55,6 +64,6 @@ def summary(settings: Settings, *, top: int = 8) -> str:
         )
     lines.append("")
     lines.append("Hourly revenue by region (EUR, from gold.order_metrics_1h):")
-    for (hour, region), (revenue, orders) in hourly_revenue_by_region(settings).items():
+    for (hour, region), (revenue, orders) in hourly_revenue_by_region(settings, snapshot=snapshot).items():
         lines.append(f"  {hour}  {region:9s} {revenue:>14,.2f}  {orders:>7,} orders")
     return "\n".join(lines)

@@ -237,6 +237,22 @@ QUALITY_RESULTS = TableSpec(
     description="one row per data-quality check of a table version; success=false marks it not validated",
 )
 
+# Written by the batch daily report (lakehouse/batch_report.py), registered in Trino once it exists.
+DAILY_REPORT = TableSpec(
+    name="gold.daily_report",
+    columns=(
+        ("day", "DATE"),
+        ("region", "STRING"),
+        ("orders", "BIGINT"),
+        ("revenue_eur", "DOUBLE"),
+        ("avg_order_value_eur", "DOUBLE"),
+        ("customers", "BIGINT"),
+        ("anomalies", "BIGINT"),
+    ),
+    key=("day", "region"),
+    description="daily report; one row per day (UTC) and region with orders or anomalies",
+)
+
 # The tables the Flink job writes; they drive the job's sinks and the reference model.
 ALL = (QUARANTINE, LATE_EVENTS, ORDER_EVENTS, ORDERS_ENRICHED, METRICS_1M, METRICS_5M, METRICS_1H, ANOMALIES)
 # Tables that Python code derives from those: the order read model (lakehouse/read_model.py, kept

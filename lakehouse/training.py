@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from deltalake import DeltaTable
 
-from lakehouse import tables
+from lakehouse import catalog, tables
 from lakehouse.config import Settings
 from lakehouse.rules import METRICS
 
@@ -85,13 +85,19 @@ class ManifestMismatch(RuntimeError):
 
 
 def pin_sources(
-    settings: Settings, *, versions: dict[str, int] | None = None, validated_only: bool = False
+    settings: Settings,
+    *,
+    versions: dict[str, int] | None = None,
+    validated_only: bool = False,
+    snapshot: catalog.Snapshot | None = None,
 ) -> dict[str, int]:
     """The Delta version to read per source table.
 
-    ``versions`` fixes some of them; the others are the latest version, or with ``validated_only``
-    the latest version that passed its data-quality suite (``lakehouse.quality``).
+    ``versions`` fixes some of them; the others are the latest version (in ``snapshot``, when
+    given), or with ``validated_only`` the latest version that passed its data-quality suite
+    (``lakehouse.quality``).
     """
+    snapshot = snapshot or catalog.snapshot(settings, SOURCES)
     pinned = dict(versions or {})
     for spec in SOURCES:
         if spec.name in pinned:
@@ -104,7 +110,7 @@ def pin_sources(
                 raise LookupError(f"{spec.name} has no validated version; run `lakehouse quality check {spec.name}`")
             pinned[spec.name] = version
         else:
-            pinned[spec.name] = DeltaTable(_uri(settings, spec), storage_options=settings.storage_options()).version()
+            pinned[spec.name] = snapshot.open(spec).version()
     return pinned
 
 
@@ -180,8 +186,9 @@ def build_training_set(
     label_rules: list[str] | None = None,
 ) -> dict:
     """Read the sources at pinned versions, write ``training.parquet`` and ``manifest.json``; return the manifest."""
-    pinned = pin_sources(settings, versions=versions, validated_only=validated_only)
-    sources = {spec.name: (_uri(settings, spec), pinned[spec.name]) for spec in SOURCES}
+    snapshot = catalog.snapshot(settings, SOURCES)  # the pointer is read once for the whole set
+    pinned = pin_sources(settings, versions=versions, validated_only=validated_only, snapshot=snapshot)
+    sources = {spec.name: (snapshot.location(spec), pinned[spec.name]) for spec in SOURCES}
     return _build(
         sources,
         Path(out_dir),
@@ -233,10 +240,6 @@ def same_build(a: dict, b: dict) -> bool:
 
 _KEY = ["window_start", *DIMENSIONS]
 _METRIC_FEATURES = list(METRICS)  # the metrics the anomaly rules watch
-
-
-def _uri(settings: Settings, spec: tables.TableSpec) -> str:
-    return f"{settings.tables_uri()}/{spec.path}"
 
 
 def _build(

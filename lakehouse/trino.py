@@ -6,13 +6,16 @@ Trino reads the same Delta tables the pipeline writes, on S3, with the read-only
 already registered at the same location is left alone; one registered elsewhere, for example by a
 test run with its own table root, is re-pointed). Reports live in ``sql/trino/``, one per file;
 they name tables without a catalog (``silver.order_events``), and the connection's catalog
-(``delta`` unless TRINO_CATALOG says otherwise) resolves them.
+(``delta`` unless TRINO_CATALOG says otherwise) resolves them. ``lakehouse trino shell`` is
+Trino's own CLI (the executable jar of the server's version, from infra/trino/trino.sh).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
+import subprocess
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -23,6 +26,7 @@ from lakehouse import catalog, sql, tables
 from lakehouse.config import Settings
 
 REPORTS_DIR = sql.SQL_DIR / "trino"
+TRINO_SCRIPT = Path(__file__).resolve().parent.parent / "infra" / "trino" / "trino.sh"
 LAYERS = ("bronze", "silver", "gold")
 
 
@@ -257,14 +261,14 @@ def add_commands(subparsers, common) -> None:
     """Register `lakehouse trino ...` on the CLI's subparsers (common: --profile, --data-dir)."""
     p = subparsers.add_parser(
         "trino",
-        help="SQL on the Delta tables with Trino: register tables, run a query or report, interactive prompt",
+        help="SQL on the Delta tables with Trino: register tables, run a query or report, Trino's own shell",
         description="Trino must be running (infra/trino/trino.sh start); tables must be on S3 (--profile local).",
     )
     actions = p.add_subparsers(dest="trino_action", required=True, metavar="action")
     a = actions.add_parser("register", parents=[common], help="register every lakehouse table (idempotent)")
     a.set_defaults(func=_cmd_register)
     a = actions.add_parser(
-        "query", parents=[common], help="run one SQL statement, a file or a sql/trino report; no argument: a prompt"
+        "query", parents=[common], help="run one SQL statement, a file or a sql/trino report; no argument: the shell"
     )
     source = a.add_mutually_exclusive_group()
     source.add_argument("statement", nargs="?", help='SQL text, e.g. "select count(*) from silver.order_events"')
@@ -280,6 +284,22 @@ def add_commands(subparsers, common) -> None:
     a.set_defaults(func=_cmd_query)
     a = actions.add_parser("reports", parents=[common], help="run every report of sql/trino/ and print each")
     a.set_defaults(func=_cmd_reports)
+    a = actions.add_parser(
+        "shell",
+        help="Trino's own CLI on the local server (history, completion, paging, output formats)",
+        description="Runs io.trino:trino-cli (the server's version, from Maven Central, sha1-checked and "
+        "cached) through infra/trino/trino.sh shell, against the local server and its Delta catalog.",
+        # Every argument, options included (--execute, --help), belongs to Trino's CLI.
+        prefix_chars="+",
+        add_help=False,
+    )
+    a.add_argument(
+        "cli_args",
+        nargs=argparse.REMAINDER,
+        metavar="...",
+        help="passed to Trino's CLI, e.g. --execute 'show tables from gold' or --output-format CSV",
+    )
+    a.set_defaults(func=_cmd_shell)
 
 
 def _settings(args) -> Settings:
@@ -292,20 +312,31 @@ def _settings(args) -> Settings:
 def _cmd_register(args) -> int:
     from deltalake import DeltaTable
 
-    from lakehouse.batch_report import DAILY_REPORT
-
     settings = _settings(args)
     specs = tables.ALL
     # Tables derived outside the job (the order read model, quality verdicts, the batch report),
-    # once they have been written.
-    for spec in (*tables.DERIVED, DAILY_REPORT):
+    # once they have been written: Trino registers a Delta log, not a name.
+    not_yet = []
+    for spec in (*tables.DERIVED, tables.DAILY_REPORT):
         if DeltaTable.is_deltatable(table_location(settings, spec), storage_options=settings.storage_options()):
             specs += (spec,)
+        else:
+            not_yet.append(spec.name)
     with connect() as conn:
         outcome = register_tables(conn, settings, specs)
     unchanged = sum(1 for v in outcome.values() if v == "unchanged")
     print(f"{len(outcome)} tables registered in Trino ({unchanged} already were) from {settings.tables_uri()}")
+    for name in not_yet:
+        print(f"{name}: not written yet, not registered; run this again once {_WRITERS[name]} has written it")
     return 0
+
+
+# Who writes each table registered only once it exists.
+_WRITERS = {
+    tables.ORDERS_CURRENT.name: "`lakehouse follow` (or `orders-current`)",
+    tables.QUALITY_RESULTS.name: "`lakehouse quality check`",
+    tables.DAILY_REPORT.name: "`lakehouse batch-report`",
+}
 
 
 def _parse_as_of(items: list[str]) -> dict[str, int]:
@@ -327,10 +358,10 @@ def _cmd_query(args) -> int:
         statement = load_report(args.report)
     else:
         statement = args.statement
+    if statement is None:
+        return shell()
     versions = _parse_as_of(args.as_of)
     with connect() as conn:
-        if statement is None:
-            return _prompt(conn)
         try:
             print(format_table(query(conn, pin_versions(statement, versions))))
         except trino.exceptions.TrinoQueryError as error:
@@ -347,35 +378,10 @@ def _cmd_reports(args) -> int:
     return 0
 
 
-def _prompt(conn) -> int:
-    """A small SQL prompt: statements end with ';', `quit` or Ctrl-D leaves."""
-    import trino
+def shell(cli_args: Sequence[str] = ()) -> int:
+    """Trino's own CLI, interactive unless ``cli_args`` say otherwise; returns its exit code."""
+    return subprocess.call([str(TRINO_SCRIPT), "shell", *cli_args])
 
-    try:
-        import readline  # noqa: F401 - line editing and history for input()
-    except ImportError:
-        pass
-    print(
-        "Trino SQL on the lakehouse tables (catalog tables: bronze.*, silver.*, gold.*). End with ';', quit with Ctrl-D."
-    )
-    buffer: list[str] = []
-    while True:
-        try:
-            line = input("trino> " if not buffer else "    -> ")
-        except EOFError:
-            print()
-            return 0
-        except KeyboardInterrupt:
-            print()
-            buffer = []
-            continue
-        if not buffer and line.strip().lower() in ("quit", "exit", r"\q"):
-            return 0
-        buffer.append(line)
-        if not line.rstrip().endswith(";"):
-            continue
-        statement, buffer = "\n".join(buffer), []
-        try:
-            print(format_table(query(conn, statement)))
-        except trino.exceptions.TrinoQueryError as error:
-            print(f"query failed: {error.message}")
+
+def _cmd_shell(args) -> int:
+    return shell(args.cli_args)

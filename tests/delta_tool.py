@@ -7,7 +7,7 @@ import json
 import os
 import subprocess
 import tempfile
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from lakehouse import packaging
@@ -61,3 +61,23 @@ def _plain(value):
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
     return value
+
+
+def sample_events(count: int, start: int = 0) -> list[dict]:
+    """``count`` silver.order_events rows (ORDER_PLACED, EUR) around a midnight, numbered from ``start``."""
+    base = datetime(2026, 1, 1, 23, 59, tzinfo=UTC)
+    return [
+        {
+            "event_id": f"E{i:06d}",
+            "event_type": "ORDER_PLACED",
+            "order_id": f"O{i // 2:06d}",
+            "event_time": base + timedelta(seconds=7 * i),
+            "customer_id": f"C{i % 13:04d}",
+            "quantity": 1 + i % 5,
+            "amount": round(10 + 0.25 * i, 2),
+            "currency": "EUR",
+            "is_late": False,
+            "dt": (base + timedelta(seconds=7 * i)).date().isoformat(),
+        }
+        for i in range(start, start + count)
+    ]

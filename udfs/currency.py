@@ -14,37 +14,39 @@ from __future__ import annotations
 
 import pandas as pd
 
-from lakehouse.contract import RATES_PER_EUR
+from lakehouse import contract
 
 VERSIONS = (1, 2)
 CURRENT_VERSION = 2
 
 
 def to_eur(amount: float, currency: str, *, version: int = CURRENT_VERSION) -> float:
-    """Convert ``amount`` in ``currency`` to EUR, rounded to the cent."""
-    return _CONVERT[version](amount, RATES_PER_EUR[currency])
+    """Convert ``amount`` in ``currency`` to EUR, rounded to the cent (version 2: the contract's)."""
+    return _CONVERT[version](amount, currency)
 
 
-def _divide(amount: float, rate: float) -> float:
-    return round(amount / rate, 2)
-
-
-def _multiply_bug(amount: float, rate: float) -> float:
+def _multiply_bug(amount: float, currency: str) -> float:
     # The drill's bug: rates are units of currency per EUR, so multiplying goes the wrong way.
-    return round(amount * rate, 2)
+    return round(amount * contract.RATES_PER_EUR[currency], 2)
 
 
-_CONVERT = {1: _multiply_bug, 2: _divide}
+_CONVERT = {1: _multiply_bug, 2: contract.to_eur}
 
 
 def _batch(convert, amount: pd.Series, currency: pd.Series) -> pd.Series:
-    rates = currency.map(RATES_PER_EUR)
-    # Same arithmetic as to_eur, element by element, so batch and plain results are identical.
-    return pd.Series([convert(a, r) for a, r in zip(amount.tolist(), rates.tolist(), strict=False)], dtype="float64")
+    # Same arithmetic as to_eur, element by element, so batch and plain results are identical;
+    # a currency without a rate gives NaN (staging lets only known currencies through).
+    return pd.Series(
+        [
+            convert(a, c) if c in contract.RATES_PER_EUR else float("nan")
+            for a, c in zip(amount.tolist(), currency.tolist(), strict=False)
+        ],
+        dtype="float64",
+    )
 
 
 def _to_eur_batch(amount: pd.Series, currency: pd.Series) -> pd.Series:
-    return _batch(_divide, amount, currency)
+    return _batch(contract.to_eur, amount, currency)
 
 
 def _to_eur_batch_v1(amount: pd.Series, currency: pd.Series) -> pd.Series:

@@ -42,6 +42,11 @@ Commands:
   stop      stop it (SIGTERM, SIGKILL after ${TRINO_STOP_TIMEOUT}s)
   status    print state, pid, RSS; exit 0 healthy, 3 stopped, 1 unhealthy
   java      print the java binary Trino runs on
+  cli-jar   fetch Trino's own CLI (io.trino:trino-cli:$TRINO_VERSION:executable jar, sha1-checked,
+            cached) and print its path
+  shell [ARGS...]
+            Trino's CLI on that JDK against $URL, catalog '$TRINO_CATALOG'; ARGS go to the CLI
+            (e.g. --execute 'show schemas', --output-format CSV, --file q.sql)
 
 Heap $TRINO_HEAP. Table registrations (file metastore): $LOCAL_FS_ROOT/metastore.
 Register the lakehouse tables: python -m lakehouse trino register (see docs/trino.md).
@@ -255,6 +260,19 @@ cmd_status() {
   healthy || { log "running, but $URL/v1/info does not report it started (still starting?)"; return 1; }
 }
 
+# --- Trino's own CLI ----------------------------------------------------------------
+# The executable jar of the server's version, from the same Maven Central cache
+# as every artifact (downloaded with its .sha1, verified, reused).
+cli_jar() { LH_QUIET=1 maven_fetch io.trino trino-cli "$TRINO_VERSION" executable jar; }
+
+cmd_shell() { # [CLI ARGS...]
+  local jar java
+  jar=$(cli_jar)
+  java=$(find_java)
+  # JLine, the CLI's line editor, loads a native library: allowed, so Java 24+ does not warn.
+  exec "$java" --enable-native-access=ALL-UNNAMED -jar "$jar" --server "$URL" --catalog "$TRINO_CATALOG" "$@"
+}
+
 main() {
   case ${1:-} in
   install) cmd_install ;;
@@ -262,6 +280,8 @@ main() {
   stop) cmd_stop ;;
   status) cmd_status ;;
   java) find_java ;;
+  cli-jar) cli_jar ;;
+  shell) shift; cmd_shell "$@" ;;
   -h | --help | help) usage ;;
   *) usage >&2; exit 2 ;;
   esac

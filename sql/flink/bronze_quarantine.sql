@@ -34,8 +34,8 @@ select
     record_id,
     'order-events' as source_stream,
     case
-        when matched_customer_id is null then 'unknown customer_id at event time'
-        else 'unknown product_id at event time'
+        when matched_customer_id is null then {{reason_unknown_customer}}
+        else {{reason_unknown_product}}
     end as reason,
     payload,
     cast(event_time as timestamp(3)) as event_time

@@ -15,4 +15,4 @@ select
 from int_order_events_occurrence
 where occurrence = 1
   and not is_late
-  and event_type = 'ORDER_PLACED'
+  and event_type = {{order_placed}}

@@ -1,12 +1,10 @@
-"""Real parts for the serving side's tests: Redis from infra/redis/redis.sh, `lakehouse serve` as a
-subprocess, plain HTTP and WebSocket clients. The Redis password is a throwaway one per session
-unless REDIS_PASSWORD is set."""
+"""Real parts for the serving side's tests: a client of the `redis_server` fixture (conftest.py),
+`lakehouse serve` as a subprocess, plain HTTP and WebSocket clients."""
 
 from __future__ import annotations
 
 import json
 import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -22,29 +20,7 @@ import pytest
 from lakehouse import flink_cluster
 
 REPO = Path(__file__).resolve().parents[2]
-REDIS = REPO / "infra" / "redis" / "redis.sh"
 ARTIFACTS = Path(os.environ.get("LAKEHOUSE_TEST_ARTIFACTS", REPO / "build" / "test-artifacts"))
-
-
-def _redis(command: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(REDIS), command], capture_output=True, text=True, timeout=600, env=flink_cluster.clean_environment()
-    )
-
-
-@pytest.fixture(scope="session")
-def redis_server():
-    """Redis on 127.0.0.1:$REDIS_PORT (installed from Debian on first use); stopped if we started it."""
-    if not os.environ.get("REDIS_PASSWORD"):
-        os.environ["REDIS_PASSWORD"] = secrets.token_hex(16)
-    already_up = _redis("status").returncode == 0
-    if not already_up:
-        started = _redis("start")
-        if started.returncode != 0:
-            pytest.fail(f"infra/redis/redis.sh start failed:\n{started.stdout[-2000:]}\n{started.stderr[-2000:]}")
-    yield {"port": int(os.environ.get("REDIS_PORT", "6379")), "password": os.environ["REDIS_PASSWORD"]}
-    if not already_up:
-        assert _redis("stop").returncode == 0
 
 
 def redis_client(redis_server):

@@ -14,7 +14,6 @@ from deltalake import DeltaTable
 
 from lakehouse import config, storage, tables
 from tests import delta_tool
-from tests.unit.test_delta_sink import _events
 
 pytestmark = pytest.mark.integration
 
@@ -39,9 +38,9 @@ def test_two_tables_and_two_racing_writers_in_one_bucket(settings):
         "AWS_SECRET_ACCESS_KEY": os.environ["S3_WRITER_SECRET_KEY"],
     }
     writers = {  # app id -> (table settings, rows): job-1 and job-3 race on table a
-        "job-1/0": (first, _events(ROWS, start=0)),
-        "job-2/0": (second, _events(ROWS, start=0)),
-        "job-3/0": (first, _events(ROWS, start=ROWS)),
+        "job-1/0": (first, delta_tool.sample_events(ROWS, start=0)),
+        "job-2/0": (second, delta_tool.sample_events(ROWS, start=0)),
+        "job-3/0": (first, delta_tool.sample_events(ROWS, start=ROWS)),
     }
     results: dict[str, list[dict]] = {}
     errors: list[BaseException] = []

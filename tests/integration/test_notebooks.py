@@ -1,15 +1,13 @@
 """Every notebook runs headless, top to bottom, on a real pipeline run, and leaves its outputs; the
 training set it builds is rebuilt identically from its manifest.
 
-``pipeline_lake`` runs the embedded pipeline once per test session (a small input: 2 orders per
-second for an hour) and the quality and read-model integration tests reuse it; each test module
-works on its own copy.
+The lake is a copy of the session's one embedded pipeline run (``pipeline_lake_copy`` in
+conftest.py: 2 orders per second for an hour), which the quality and read-model tests copy too.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from pathlib import Path
 
@@ -20,13 +18,12 @@ import pytest
 from deltalake import write_deltalake
 from nbclient import NotebookClient
 
-from lakehouse import config, embedded, generator, storage, tables, training
+from lakehouse import storage, tables, training
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
-GEN = generator.GeneratorConfig(orders_per_second=2.0)
 # What each notebook must leave under <data dir>/notebooks/<name>/ (and elsewhere).
 EXPECTED_FILES = {
     "01_explore_tables": [
@@ -42,28 +39,9 @@ EXPECTED_FILES = {
 }
 
 
-def pipeline_lake(tmp_path_factory) -> Path:
-    """The data dir of one embedded pipeline run on GEN, made once per session."""
-    root = tmp_path_factory.getbasetemp() / "issue6-pipeline"
-    done = root / "done"
-    if not done.exists():
-        shutil.rmtree(root, ignore_errors=True)
-        settings = config.load("embedded", data_dir=root / "data", checkpoint_interval_ms=3000)
-        embedded.prepare_input(settings, GEN)
-        embedded.run_pipeline(settings)
-        done.touch()
-    return root / "data"
-
-
-def copy_of_pipeline_lake(tmp_path_factory, name: str) -> config.Settings:
-    target = tmp_path_factory.mktemp(name) / "data"
-    shutil.copytree(pipeline_lake(tmp_path_factory), target)
-    return config.load("embedded", data_dir=target)
-
-
 @pytest.fixture(scope="module")
-def lake(tmp_path_factory):
-    return copy_of_pipeline_lake(tmp_path_factory, "notebooks")
+def lake(pipeline_lake_copy):
+    return pipeline_lake_copy("notebooks")
 
 
 @pytest.fixture(scope="module")

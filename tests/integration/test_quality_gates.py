@@ -7,14 +7,13 @@ import pytest
 from deltalake import DeltaTable, write_deltalake
 
 from lakehouse import quality, read_model, storage, tables, training
-from tests.integration.test_notebooks import copy_of_pipeline_lake
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def lake(tmp_path_factory):
-    return copy_of_pipeline_lake(tmp_path_factory, "quality")
+def lake(pipeline_lake_copy):
+    return pipeline_lake_copy("quality")
 
 
 @pytest.fixture(scope="module")

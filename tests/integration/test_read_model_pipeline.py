@@ -11,15 +11,14 @@ from deltalake import DeltaTable
 
 from lakehouse import embedded, read_model, storage, tables
 from tests import delta_tool
-from tests.integration.test_notebooks import copy_of_pipeline_lake
-from tests.unit.test_read_model import compare, expected_orders
+from tests.reference_orders import compare, expected_orders
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def lake(tmp_path_factory):
-    return copy_of_pipeline_lake(tmp_path_factory, "read-model")
+def lake(pipeline_lake_copy):
+    return pipeline_lake_copy("read-model")
 
 
 def _events(settings, version: int | None = None) -> list[dict]:
@@ -60,8 +59,8 @@ def test_built_commit_by_commit_it_equals_the_fold_and_replays_change_nothing(la
     assert any(row["compensated"] for row in _current(lake))
 
 
-def test_the_follower_keeps_it_current_beside_the_job_and_across_a_rerun(tmp_path_factory):
-    settings = copy_of_pipeline_lake(tmp_path_factory, "read-model-follower")
+def test_the_follower_keeps_it_current_beside_the_job_and_across_a_rerun(pipeline_lake_copy):
+    settings = pipeline_lake_copy("read-model-follower")
     assert DeltaTable.is_deltatable(read_model.table_uri(settings)), "the run's follower built the read model"
     assert compare(_current(settings), expected_orders(_events(settings))) == []
     silver = DeltaTable(storage.table_uri(settings, tables.ORDER_EVENTS)).version()

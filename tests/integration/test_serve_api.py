@@ -23,7 +23,6 @@ from tests.integration.serve_support import (
     free_port,
     get,
     redis_client,
-    redis_server,  # noqa: F401 - a fixture
     serve_process,
     wait_for,
 )

@@ -26,7 +26,6 @@ from tests.integration.serve_support import (
     REPO,
     free_port,
     get,
-    redis_server,  # noqa: F401 - a fixture
     serve_process,
     wait_for,
 )

@@ -31,9 +31,7 @@ from lakehouse import batch_report, config, embedded, generator, maintenance, ru
 from lakehouse import trino as lakehouse_trino
 from tests import delta_tool
 from tests.compare import diff, read_rows
-from tests.integration.trino_fixtures import trino_server  # noqa: F401 - a fixture
 from tests.reference import Model
-from tests.unit.test_delta_sink import _events
 
 pytestmark = pytest.mark.integration
 
@@ -411,7 +409,10 @@ def test_every_reader_reads_log_checkpoints_of_delta_rs_and_of_the_sink(conn, se
     uri, options = storage.table_uri(settings, spec), settings.storage_options()
     before = DeltaTable(uri, storage_options=options).count()
     [result] = maintenance.maintain(settings, specs=(spec,))
-    extra = [{**row, "event_id": f"X{i:06d}", "order_id": f"X{i:06d}"} for i, row in enumerate(_events(25), start=1)]
+    extra = [
+        {**row, "event_id": f"X{i:06d}", "order_id": f"X{i:06d}"}
+        for i, row in enumerate(delta_tool.sample_events(25), start=1)
+    ]
     env = {"AWS_ACCESS_KEY_ID": settings.s3_access_key, "AWS_SECRET_ACCESS_KEY": settings.s3_secret_key}
     appended = delta_tool.append(
         uri,

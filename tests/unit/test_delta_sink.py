@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import pyarrow as pa
@@ -17,25 +16,6 @@ from tests import delta_tool
 
 SPEC = tables.ORDER_EVENTS
 APP = "orders-pipeline/silver.order_events/job-1/0"
-
-
-def _events(count: int, start: int = 0) -> list[dict]:
-    base = datetime(2026, 1, 1, 23, 59, tzinfo=UTC)
-    return [
-        {
-            "event_id": f"E{i:06d}",
-            "event_type": "ORDER_PLACED",
-            "order_id": f"O{i // 2:06d}",
-            "event_time": base + timedelta(seconds=7 * i),
-            "customer_id": f"C{i % 13:04d}",
-            "quantity": 1 + i % 5,
-            "amount": round(10 + 0.25 * i, 2),
-            "currency": "EUR",
-            "is_late": False,
-            "dt": (base + timedelta(seconds=7 * i)).date().isoformat(),
-        }
-        for i in range(start, start + count)
-    ]
 
 
 @pytest.fixture
@@ -58,7 +38,7 @@ def _add_actions(uri: str) -> pa.Table:
 
 
 def test_rows_land_once_as_partitioned_parquet_with_statistics(settings):
-    rows = _events(40)  # spans midnight: two dt partitions
+    rows = delta_tool.sample_events(40)  # spans midnight: two dt partitions
     results = delta_tool.append(_uri(settings), SPEC, rows, app_id=APP, batches=2)
     assert [r["skipped"] for r in results] == [0, 0]
 
@@ -82,13 +62,13 @@ def test_rows_land_once_as_partitioned_parquet_with_statistics(settings):
 
 
 def test_a_committable_delivered_again_commits_nothing_and_the_log_says_why(settings):
-    rows = _events(10)
+    rows = delta_tool.sample_events(10)
     results = delta_tool.append(_uri(settings), SPEC, rows, app_id=APP, deliveries=3)
     assert [r["skipped"] for r in results] == [0, 1, 1]
     assert DeltaTable(_uri(settings)).version() == 1
     # A restore from an older checkpoint replays version 1 again, then goes on with version 2.
     assert delta_tool.append(_uri(settings), SPEC, rows, app_id=APP, version=1)[0]["skipped"] == 1
-    more = _events(5, start=10)
+    more = delta_tool.sample_events(5, start=10)
     assert delta_tool.append(_uri(settings), SPEC, more, app_id=APP, version=2)[0]["skipped"] == 0
     assert [r["event_id"] for r in _rows(_uri(settings))] == [r["event_id"] for r in rows + more]
     history = [h for h in DeltaTable(_uri(settings)).history() if h["operation"] == "STREAMING UPDATE"]
@@ -96,21 +76,23 @@ def test_a_committable_delivered_again_commits_nothing_and_the_log_says_why(sett
 
 
 def test_another_job_is_another_app_id_and_is_never_skipped(settings):
-    delta_tool.append(_uri(settings), SPEC, _events(3), app_id="a/job-1/0", version=7)
-    delta_tool.append(_uri(settings), SPEC, _events(3, start=3), app_id="a/job-2/0", version=1)
+    delta_tool.append(_uri(settings), SPEC, delta_tool.sample_events(3), app_id="a/job-1/0", version=7)
+    delta_tool.append(_uri(settings), SPEC, delta_tool.sample_events(3, start=3), app_id="a/job-2/0", version=1)
     assert len(_rows(_uri(settings))) == 6
 
 
 def test_transaction_state_is_read_from_a_log_checkpoint_written_by_delta_rs(settings):
     uri = _uri(settings)
-    delta_tool.append(uri, SPEC, _events(30), app_id=APP, batches=3)
+    delta_tool.append(uri, SPEC, delta_tool.sample_events(30), app_id=APP, batches=3)
     table = DeltaTable(uri)
     table.create_checkpoint()
     log = settings.data_dir / "tables" / SPEC.path / "_delta_log"
     for version in range(table.version()):  # only the checkpoint can tell the sink about versions 1-3
         (log / f"{version:020d}.json").unlink()
-    assert delta_tool.append(uri, SPEC, _events(10, start=20), app_id=APP, version=3)[0]["skipped"] == 1
-    assert delta_tool.append(uri, SPEC, _events(5, start=30), app_id=APP, version=4)[0]["skipped"] == 0
+    assert (
+        delta_tool.append(uri, SPEC, delta_tool.sample_events(10, start=20), app_id=APP, version=3)[0]["skipped"] == 1
+    )
+    assert delta_tool.append(uri, SPEC, delta_tool.sample_events(5, start=30), app_id=APP, version=4)[0]["skipped"] == 0
     ids = [r["event_id"] for r in _rows(uri)]
     assert ids == [f"E{i:06d}" for i in range(35)]
     assert pl.read_delta(uri).height == 35
@@ -118,7 +100,7 @@ def test_transaction_state_is_read_from_a_log_checkpoint_written_by_delta_rs(set
 
 def test_the_sink_writes_log_checkpoints_that_delta_rs_polars_and_the_sink_read(settings):
     uri = _uri(settings)
-    rows = _events(60)
+    rows = delta_tool.sample_events(60)
     delta_tool.append(uri, SPEC, rows[:30], app_id=APP, batches=6, checkpoint_interval=4)
     log = settings.data_dir / "tables" / SPEC.path / "_delta_log"
     assert (log / f"{4:020d}.checkpoint.parquet").exists()
@@ -140,7 +122,7 @@ def test_the_sink_writes_log_checkpoints_that_delta_rs_polars_and_the_sink_read(
 
 
 def test_non_finite_amounts_are_stored_and_give_no_file_bounds(settings):
-    rows = _events(3)
+    rows = delta_tool.sample_events(3)
     rows[1]["amount"] = "NaN"
     rows[2]["amount"] = "Infinity"
     delta_tool.append(_uri(settings), SPEC, rows, app_id=APP)
@@ -155,5 +137,5 @@ def test_a_table_with_other_columns_is_refused_with_the_reason(settings, tmp_pat
     other = str(tmp_path / "other")
     storage.create_table_if_absent(settings, tables.ANOMALIES, other)
     with pytest.raises(RuntimeError, match="but the sink writes"):
-        delta_tool.append(other, SPEC, _events(2), app_id=APP)
+        delta_tool.append(other, SPEC, delta_tool.sample_events(2), app_id=APP)
     assert DeltaTable(other).version() == 0, "nothing was committed"

@@ -10,7 +10,6 @@ from deltalake import DeltaTable
 
 from lakehouse import config, maintenance, storage, tables
 from tests import delta_tool
-from tests.unit.test_delta_sink import _events
 
 SPEC = tables.ORDER_EVENTS
 BATCHES = 15
@@ -26,7 +25,7 @@ def test_compaction_vacuum_and_checkpoints_during_streaming_commits_lose_nothing
 
     def write() -> None:
         try:
-            delta_tool.append(uri, SPEC, _events(ROWS), app_id="job/0", batches=BATCHES)
+            delta_tool.append(uri, SPEC, delta_tool.sample_events(ROWS), app_id="job/0", batches=BATCHES)
         except BaseException as error:  # noqa: BLE001 - reported by the test thread below
             errors.append(error)
         finally:

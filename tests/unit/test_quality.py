@@ -3,7 +3,6 @@ pass, each corruption is reported by the expectation meant for it, and the versi
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 from datetime import UTC, datetime, timedelta
@@ -12,7 +11,7 @@ import pyarrow as pa
 import pytest
 from deltalake import CommitProperties, DeltaTable, write_deltalake
 
-from lakehouse import cli, cli_data, config, generator, quality, read_model, rules, storage, tables
+from lakehouse import cli, config, generator, quality, read_model, rules, storage, tables
 from tests.reference import Model
 
 # 45 minutes: late events are generated only between minutes 20 and 25 (where the stream is dense).
@@ -195,26 +194,14 @@ def test_a_warning_is_reported_but_does_not_block():
 def test_the_command_line_checks_and_reports(lake, capsys):
     DeltaTable(uri(lake, tables.METRICS_1H)).update(updates={"order_count": "order_count + 1"})
     argv = ["quality", "check", tables.METRICS_1H.name, tables.QUARANTINE.name, "--data-dir", str(lake.data_dir)]
-    args = parser().parse_args(argv)
+    args = cli.build_parser().parse_args(argv)
     assert args.func(args) == 1
     out = capsys.readouterr().out
     assert "gold.order_metrics_1h version 1: NOT VALIDATED" in out and "order_count_is_sum_of_1m" in out
     assert "bronze.quarantine version 0: VALIDATED" in out
-    args = parser().parse_args(["quality", "status", "--data-dir", str(lake.data_dir)])
+    args = cli.build_parser().parse_args(["quality", "status", "--data-dir", str(lake.data_dir)])
     assert args.func(args) == 0
     lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:]}
     assert lines[tables.METRICS_1H.name].split()[1:3] == ["1", "-"]
     assert lines[tables.QUARANTINE.name].split()[1:3] == ["0", "0"]
     assert "never checked" in lines[tables.ANOMALIES.name] and read_model.ORDERS_CURRENT.name in lines
-
-
-def parser() -> argparse.ArgumentParser:
-    """The lakehouse parser with cli_data's commands (registered here until cli.py does it)."""
-    built = cli.build_parser()
-    sub = next(a for a in built._actions if isinstance(a, argparse._SubParsersAction))
-    if "quality" not in sub.choices:
-        common = argparse.ArgumentParser(add_help=False)
-        common.add_argument("--profile", choices=config.PROFILES)
-        common.add_argument("--data-dir")
-        cli_data.add_commands(sub, common)
-    return built

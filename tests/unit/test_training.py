@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -11,7 +10,7 @@ import pyarrow as pa
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
-from lakehouse import cli, cli_data, config, generator, quality, rules, storage, tables, training
+from lakehouse import cli, config, generator, quality, rules, storage, tables, training
 from tests.reference import Model
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -237,27 +236,17 @@ def test_validated_only_reads_the_latest_validated_versions(settings, tmp_path):
 
 def test_the_command_line_builds_and_rebuilds(settings, tmp_path, capsys):
     out = tmp_path / "cli-set"
-    args = parser().parse_args(["training-set", "build", "--data-dir", str(settings.data_dir), "--out", str(out)])
+    args = cli.build_parser().parse_args(
+        ["training-set", "build", "--data-dir", str(settings.data_dir), "--out", str(out)]
+    )
     assert args.func(args) == 0
-    args = parser().parse_args(
+    args = cli.build_parser().parse_args(
         ["training-set", "rebuild", str(out / "manifest.json"), "--data-dir", str(settings.data_dir)]
     )
     assert args.func(args) == 0
     text = capsys.readouterr().out
     assert "identical to the manifest's training set" in text
     assert (tmp_path / "cli-set_rebuilt" / "training.parquet").exists()
-
-
-def parser() -> argparse.ArgumentParser:
-    """The lakehouse parser with cli_data's commands (registered here until cli.py does it)."""
-    built = cli.build_parser()
-    sub = next(a for a in built._actions if isinstance(a, argparse._SubParsersAction))
-    if "training-set" not in sub.choices:
-        common = argparse.ArgumentParser(add_help=False)
-        common.add_argument("--profile", choices=config.PROFILES)
-        common.add_argument("--data-dir")
-        cli_data.add_commands(sub, common)
-    return built
 
 
 def test_no_anomaly_at_all_gives_every_window_a_zero_label():

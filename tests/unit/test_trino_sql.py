@@ -163,3 +163,60 @@ def test_register_tables_follows_the_version_pointer(monkeypatch):
     monkeypatch.setattr(catalog, "read_pointer", lambda _settings: pointer)
     lakehouse_trino.register_tables(server, settings, log=lambda _: None)
     assert server.tables["gold.order_metrics_5m"] == "s3://lakehouse/a/tables/_v/v2/gold/order_metrics_5m"
+
+
+def test_register_names_the_derived_tables_not_written_yet_and_registers_them_once_they_are(
+    no_pointer, monkeypatch, capsys
+):
+    import contextlib
+
+    from deltalake import DeltaTable
+
+    from lakehouse import cli
+
+    server = _FakeTrino()
+    written: set[str] = set()
+    monkeypatch.setattr(lakehouse_trino, "connect", lambda: contextlib.nullcontext(server))
+    monkeypatch.setattr(DeltaTable, "is_deltatable", staticmethod(lambda uri, storage_options=None: uri in written))
+    monkeypatch.setenv("LAKEHOUSE_TABLE_ROOT", "s3://lakehouse/a/tables")
+    register = ["trino", "register", "--profile", "local"]
+
+    args = cli.build_parser().parse_args(register)
+    assert args.func(args) == 0
+    out = capsys.readouterr().out
+    assert "gold.orders_current: not written yet, not registered" in out and "lakehouse follow" in out
+    assert "gold.orders_current" not in server.tables
+
+    written.add("s3://lakehouse/a/tables/gold/orders_current")
+    args = cli.build_parser().parse_args(register)
+    assert args.func(args) == 0
+    assert server.tables["gold.orders_current"] == "s3://lakehouse/a/tables/gold/orders_current"
+    assert "gold.orders_current: not written" not in capsys.readouterr().out
+
+
+def test_the_shell_is_trinos_own_cli_with_every_argument_passed_through(monkeypatch):
+    from lakehouse import cli
+
+    calls = []
+    monkeypatch.setattr(lakehouse_trino.subprocess, "call", lambda command: calls.append(command) or 0)
+    for argv in (
+        ["trino", "shell", "--execute", "show tables from gold", "--output-format", "CSV"],
+        ["trino", "shell", "--help"],
+        ["trino", "shell"],
+        ["trino", "query"],  # no statement: the same shell
+    ):
+        args = cli.build_parser().parse_args(argv)
+        assert args.func(args) == 0
+    script = str(lakehouse_trino.TRINO_SCRIPT)
+    assert calls == [
+        [script, "shell", "--execute", "show tables from gold", "--output-format", "CSV"],
+        [script, "shell", "--help"],
+        [script, "shell"],
+        [script, "shell"],
+    ]
+
+
+def test_the_cli_jar_is_the_servers_version_from_the_checked_maven_cache():
+    script = lakehouse_trino.TRINO_SCRIPT.read_text()
+    assert 'maven_fetch io.trino trino-cli "$TRINO_VERSION" executable jar' in script
+    assert '-jar "$jar" --server "$URL" --catalog "$TRINO_CATALOG" "$@"' in script
