@@ -43,13 +43,25 @@ def create_table_env(settings: Settings, *, extra_options: dict[str, str] | None
     # The Java functions (udfs/java) and the Delta connector (connectors/delta): loaded by the
     # planner here, shipped with the job to a cluster. The connector's Parquet and Hadoop jars are
     # in a session cluster's lib/ (infra/flink/flink.sh); the embedded mini-cluster takes them here.
-    jars = [packaging.udf_jar(), packaging.connector_jar()]
+    jars = job_jars(settings)
     if settings.profile == "embedded":
         jars += packaging.connector_dependencies()
     add_jars(t_env, jars)
     for name, class_name in JAVA_FUNCTIONS.items():
         t_env.create_java_temporary_system_function(name, class_name)
     return t_env
+
+
+def job_jars(settings: Settings) -> list[Path]:
+    """The project's jars for pipeline.jars: prebuilt ones named by ``settings.job_jars``, or
+    compiled here (cached) from udfs/java and connectors/delta."""
+    if settings.job_jars:
+        jars = [Path(item.strip()) for item in settings.job_jars.split(";") if item.strip()]
+        missing = [str(jar) for jar in jars if not jar.is_file()]
+        if missing:
+            raise FileNotFoundError(f"job_jars names jars that do not exist: {', '.join(missing)}")
+        return jars
+    return [packaging.udf_jar(), packaging.connector_jar()]
 
 
 def quiet_beam_hangup() -> None:
