@@ -35,10 +35,19 @@ def create_table_env(settings: Settings, *, extra_options: dict[str, str] | None
     from pyflink.table import EnvironmentSettings, TableEnvironment
 
     conf = Configuration()
-    for key, value in (_options(settings) | (extra_options or {})).items():
+    options = _options(settings) | (extra_options or {})
+    # The Python interpreters: `flink run -pyexec/-pyclientexec` (or the cluster's configuration)
+    # name them for a cluster, e.g. the release's environment shipped with -pyarch; this process's
+    # own interpreter only where nothing did (the mini-cluster, a plain `python job.py`).
+    # (An explicit choice in flink_options is set like any other option.)
+    interpreters = {key: sys.executable for key in _INTERPRETERS if key not in options}
+    for key, value in options.items():
         conf.set_string(key, value)
     env_settings = EnvironmentSettings.new_instance().in_streaming_mode().with_configuration(conf).build()
     t_env = TableEnvironment.create(env_settings)
+    for key, value in interpreters.items():
+        if not t_env.get_config().get(key, ""):
+            t_env.get_config().set(key, value)
     t_env.add_python_file(str(packaging.code_zip()))
     # The Java functions (udfs/java) and the Delta connector (connectors/delta): loaded by the
     # planner here, shipped with the job to a cluster. The connector's Parquet and Hadoop jars are
@@ -101,6 +110,9 @@ def add_jars(t_env, jars) -> None:
     config.set("pipeline.jars", ";".join(wanted))
 
 
+_INTERPRETERS = ("python.executable", "python.client.executable")
+
+
 def _options(settings: Settings) -> dict[str, str]:
     chosen = {"state.backend.type": settings.state_backend} if settings.state_backend else {}
     ours = {
@@ -109,8 +121,6 @@ def _options(settings: Settings) -> dict[str, str]:
         "table.local-time-zone": "UTC",
         "execution.checkpointing.interval": f"{settings.checkpoint_interval_ms} ms",
         "execution.checkpointing.mode": "EXACTLY_ONCE",
-        "python.executable": sys.executable,
-        "python.client.executable": sys.executable,
         # Defaults are far smaller; larger Arrow batches make the vectorized UDF path several times faster.
         "python.fn-execution.bundle.size": "100000",
         "python.fn-execution.arrow.batch.size": "10000",
