@@ -48,7 +48,8 @@ from lakehouse import packaging
 shutil.copy(packaging.udf_jar(), f"{sys.argv[1]}/lakehouse-udfs.jar")
 shutil.copy(packaging.connector_jar(), f"{sys.argv[1]}/lakehouse-delta-connector.jar")
 PY
-(cd "$repo" && git ls-files -z -- lakehouse udfs jobs config | grep -zv '\.java$' |
+# The app tree: the code and what the job reads (lakehouse/release.py's APP_DIRS and APP_DATA).
+(cd "$repo" && git ls-files -z -- lakehouse udfs jobs config sql | grep -zv '\.java$' |
   xargs -0 cp --parents -t "$ctx/lakehouse/app")
 
 args=()

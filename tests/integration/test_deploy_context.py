@@ -57,17 +57,27 @@ def test_the_jars_are_the_local_stacks_and_the_arguments_its_versions(context):
     assert f"PYTHON_VERSION={sys.version.split()[0]}" in args
 
 
-def test_the_job_imports_from_the_copied_code_alone(context):
+def test_the_job_plans_from_the_copied_code_alone(context):
+    """The job's whole plan (its SQL files, rules, Python UDFs), as the image's production profile
+    builds it, compiles from app/ with the image's jars."""
     root, _args = context
     app = root / "lakehouse" / "app"
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"PYTHONPATH": str(app)}
-    done = subprocess.run(
-        [sys.executable, "-c", "import jobs.orders_pipeline, lakehouse.config as c; print(c.load().rules_file)"],
-        cwd="/",
-        env=env,
-        capture_output=True,
-        text=True,
+    # The project's jars and, as the image has them in Flink's lib/, the Kafka connector and Parquet.
+    jars = ";".join(
+        str(p) for p in sorted([*(root / "lakehouse" / "jars").glob("*.jar"), *(root / "flink" / "lib").glob("*.jar")])
     )
-    assert done.returncode == 0, done.stderr[-2000:]
-    rules = Path(done.stdout.strip())
-    assert rules.is_file() and rules.is_relative_to(app), rules
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {
+        "PYTHONPATH": str(app),
+        "LAKEHOUSE_JOB_JARS": jars,
+        "LAKEHOUSE_DATA_DIR": str(root.parent / "data"),
+    }
+    script = (
+        "import lakehouse, lakehouse.config as c, lakehouse.fingerprint as f; "
+        "s = c.load('production'); print(lakehouse.__file__); print(s.rules_file); "
+        "print(len(f.compute(s, connector_jars=False).operators))"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd="/", env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    module, rules, operators = done.stdout.strip().splitlines()[-3:]
+    assert Path(module).is_relative_to(app) and Path(rules).is_relative_to(app), (module, rules)
+    assert int(operators) > 5, "the plan has the pipeline's stateful operators"

@@ -194,3 +194,11 @@ def test_the_trino_catalog_sets_what_the_local_stacks_catalog_sets():
         assert deployed[key] == local[key], key
     secrets = {key: value for key, value in deployed.items() if "key" in key}
     assert secrets and all(value.startswith("${ENV:") for value in secrets.values()), secrets
+
+
+def test_the_image_and_the_release_archive_hold_the_same_app_tree():
+    from lakehouse import release
+
+    build = (DEPLOY / "build.sh").read_text()
+    listed = re.search(r"git ls-files -z -- ([\w ]+) \|", build).group(1).split()
+    assert sorted(listed) == sorted(release.APP_DIRS + release.APP_DATA)
