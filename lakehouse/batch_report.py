@@ -1,8 +1,9 @@
-"""The daily report as a batch job: polars over pinned Delta versions, written to gold.daily_report.
+"""The daily report as a batch job: polars (or Spark) over pinned Delta versions, written to gold.daily_report.
 
 The report (one row per day and region): orders, revenue in EUR, average order value, distinct
 customers and anomalies, from silver.orders_enriched and gold.anomalies. sql/trino/rpt_daily_report.sql
-is the same report in Trino SQL; the integration tests check that both agree row for row.
+is the same report in Trino SQL, lakehouse/batch_report_spark.py the same report on Spark (``engine="spark"``,
+for sources larger than one machine); the integration tests check that all three agree row for row.
 
 Invariants:
 1. Inputs are read at pinned Delta versions (the latest at start unless given), so the output is a
@@ -28,6 +29,7 @@ from lakehouse.tables import DAILY_REPORT, TableSpec
 
 SOURCES = (tables.ORDERS_ENRICHED, tables.ANOMALIES)
 _JOB = "batch-daily-report"
+ENGINES = ("polars", "spark")
 
 
 def transform(orders_enriched: pl.LazyFrame, anomalies: pl.LazyFrame) -> pl.DataFrame:
@@ -88,11 +90,42 @@ class RunResult:
     version: int | None  # gold.daily_report's version written, None when nothing was written
 
 
-def run(settings: Settings, versions: dict[str, int] | None = None, *, write: bool = True) -> RunResult:
-    """Compute the report at pinned source versions (default: the latest) and write it to Delta."""
+def compute(
+    settings: Settings,
+    pinned: dict[str, int],
+    *,
+    engine: str = "polars",
+    spark_master: str | None = None,
+    snapshot: catalog.Snapshot | None = None,
+):
+    """The report at pinned source versions, computed by ``engine`` (polars, or Spark with the extra)."""
+    snapshot = snapshot or catalog.snapshot(settings, SOURCES)
+    if engine == "polars":
+        return transform(*read(settings, pinned, snapshot=snapshot))
+    if engine == "spark":
+        from lakehouse import batch_report_spark
+
+        return batch_report_spark.compute(
+            settings, pinned, sources=SOURCES, master=spark_master, locations=snapshot.locations
+        )
+    raise ValueError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
+
+
+def run(
+    settings: Settings,
+    versions: dict[str, int] | None = None,
+    *,
+    write: bool = True,
+    engine: str = "polars",
+    spark_master: str | None = None,
+) -> RunResult:
+    """Compute the report at pinned source versions (default: the latest) and write it to Delta.
+
+    engine: "polars" (default, one machine) or "spark" (pyspark + delta-spark, the `spark` extra);
+    both give the same rows and write the same table, so either skips versions the other reported."""
     snapshot = catalog.snapshot(settings, SOURCES)  # the pointer is read once for the whole report
     pinned = {**latest_versions(settings, snapshot=snapshot), **(versions or {})}
-    report = transform(*read(settings, pinned, snapshot=snapshot))
+    report = compute(settings, pinned, engine=engine, spark_master=spark_master, snapshot=snapshot)
     if not write:
         return RunResult(report, pinned, None)
     uri = storage.table_uri(settings, DAILY_REPORT)
@@ -138,7 +171,20 @@ def add_commands(subparsers, common) -> None:
     p = subparsers.add_parser(
         "batch-report",
         parents=[common],
-        help="compute the daily report with polars from pinned Delta versions into gold.daily_report",
+        help="compute the daily report (polars, or Spark) from pinned Delta versions into gold.daily_report",
+    )
+    p.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="polars",
+        help="polars (default: one machine) or spark (pyspark + delta-spark, the `spark` extra: "
+        "LAKEHOUSE_EXTRAS=spark scripts/with-env.sh); same rows either way",
+    )
+    p.add_argument(
+        "--spark-master",
+        default=None,
+        metavar="URL",
+        help="with --engine spark: the Spark master (spark://..., k8s://..., yarn); default local[<parallelism>]",
     )
     p.add_argument(
         "--as-of",
@@ -167,9 +213,12 @@ def _cmd_batch_report(args) -> int:
             )
             return 2
         versions[name] = int(version)
-    result = run(settings, versions, write=not args.dry_run)
+    if args.spark_master and args.engine != "spark":
+        print("--spark-master needs --engine spark", file=sys.stderr)
+        return 2
+    result = run(settings, versions, write=not args.dry_run, engine=args.engine, spark_master=args.spark_master)
     print(lakehouse_trino.format_table(lakehouse_trino.Result(result.report.columns, result.report.rows())))
-    pinned = ", ".join(f"{name}@v{v}" for name, v in result.source_versions.items())
+    pinned = ", ".join(f"{name}@v{v}" for name, v in result.source_versions.items()) + f" with {args.engine}"
     if args.dry_run:
         print(f"read {pinned}; nothing written (--dry-run)")
     elif result.version is None:

@@ -181,8 +181,12 @@ def cmd_submit(args: argparse.Namespace) -> int:
     from lakehouse import flink_cluster, storage
 
     settings = _settings(args)
+    if args.package and args.no_package:
+        print("--package and --no-package exclude each other", file=sys.stderr)
+        return 2
     if args.print_command:
-        print(" ".join(flink_cluster.run_command(settings, savepoint=args.from_savepoint)))
+        command = flink_cluster.run_command(settings, savepoint=args.from_savepoint, release=_release(args))
+        print(" ".join(command))
         return 0
     if args.from_savepoint and not args.skip_state_check:
         from lakehouse import fingerprint, storage
@@ -209,10 +213,43 @@ def cmd_submit(args: argparse.Namespace) -> int:
             )
             return 3
     storage.ensure_tables(settings)
-    job_id = flink_cluster.submit(settings, savepoint=args.from_savepoint)
+    job_id = flink_cluster.submit(settings, savepoint=args.from_savepoint, release=_release(args))
     _log(
         f"submitted {settings.job_name}: job {job_id}; its Delta sinks commit at every checkpoint. "
         "Keep gold.orders_current following with `lakehouse follow --follow`"
+    )
+    return 0
+
+
+def _release(args: argparse.Namespace):
+    """The release `submit` ships: --package, else this checkout's (built once per content); None with --no-package."""
+    from lakehouse import release
+
+    if args.no_package:
+        return None
+    if args.package:
+        return release.unpack(Path(args.package))
+    return release.current(log=_log)
+
+
+def cmd_package(args: argparse.Namespace) -> int:
+    import shutil
+
+    from lakehouse import release
+
+    archive = release.build(release.releases_dir(), log=_log)
+    if args.output:
+        Path(args.output).mkdir(parents=True, exist_ok=True)
+        archive = Path(shutil.copy2(archive, Path(args.output) / archive.name))
+    manifest = release.unpack(archive).manifest
+    print(f"{archive}  ({archive.stat().st_size / 2**20:,.0f} MiB)")
+    for name, size in sorted(manifest["sizes"].items()):
+        print(f"  {size / 2**20:9.1f} MiB  {name}")
+    python = manifest["python"]
+    print(
+        f"  Python {python['python']}, {len(python['distributions'])} distributions "
+        f"({python['site_packages_bytes'] / 2**20:,.0f} MiB unpacked); Flink {manifest['flink_version']}; "
+        f"commit {manifest['commit']}"
     )
     return 0
 
@@ -376,7 +413,24 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="restore without comparing state fingerprints (the pre-flight check refuses incompatible state)",
     )
+    p.add_argument(
+        "--package",
+        metavar="ARCHIVE",
+        help="submit this `lakehouse package` archive (default: this checkout's, built on first use)",
+    )
+    p.add_argument(
+        "--no-package",
+        action="store_true",
+        help="submit with this machine's venv as the workers' Python (only TaskManagers on this machine can run it)",
+    )
     p.set_defaults(func=cmd_submit)
+    p = sub.add_parser(
+        "package",
+        parents=[common],
+        help="build the release archive: relocatable Python, code, jars (what `submit` ships to a cluster)",
+    )
+    p.add_argument("--output", metavar="DIR", help="also copy the archive into DIR")
+    p.set_defaults(func=cmd_package)
     p = sub.add_parser(
         "replay",
         parents=[common],

@@ -37,6 +37,9 @@ class Settings:
     # Flink's state.backend.type for this job ("hashmap" or "rocksdb"); empty: the cluster's own
     # (RocksDB on the local stack, the heap in the embedded mini-cluster).
     state_backend: str = ""
+    # The job's own jars (udfs/java, connectors/delta), ';'-separated, when they were built ahead
+    # of time (a container image or a `lakehouse package` archive); empty: compiled here on first use.
+    job_jars: str = ""
     # More Flink configuration for this job ("key=value;key=value"), set last, over the project's own
     # choices: e.g. "state.storage.fs.memory-threshold=1mb" for tuning without code changes.
     flink_options: str = ""

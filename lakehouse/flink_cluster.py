@@ -13,7 +13,9 @@ import urllib.request
 from pathlib import Path
 
 from lakehouse import packaging
+from lakehouse import release as release_module
 from lakehouse.config import Settings
+from lakehouse.release import Release
 
 REPO = Path(__file__).resolve().parent.parent
 PIPELINE = REPO / "jobs" / "orders_pipeline.py"
@@ -54,34 +56,47 @@ def _stack_variables() -> set[str]:
     return set(re.findall(r'^: "\$\{(\w+):=', path.read_text(encoding="utf-8"), flags=re.MULTILINE))
 
 
-def run_command(settings: Settings, *, job: Path = PIPELINE, savepoint: str | None = None) -> list[str]:
-    """The exact `flink run` command line for a job file, as the README documents it."""
+def run_command(
+    settings: Settings, *, job: Path = PIPELINE, savepoint: str | None = None, release: Release | None = None
+) -> list[str]:
+    """The exact `flink run` command line for a job file, as the README documents it.
+
+    With a ``release`` (lakehouse/release.py) everything the job needs beyond Flink travels with
+    it through Flink's own options: the Python environment (-pyarch, run by -pyexec on the
+    workers), the code (-pyfs), the job file (-py) and, through the job, its jars (pipeline.jars);
+    the client runs the release's own interpreter (-pyclientexec). Without one, the workers run
+    this machine's venv, which only a TaskManager on this machine can reach."""
     rest = settings.flink_rest.split("://", 1)[-1]
-    command = [
-        str(flink_home() / "bin" / "flink"),
-        "run",
-        "-m",
-        rest,
-        "-d",
-        "-pyclientexec",
-        sys.executable,
-        "-pyexec",
-        sys.executable,
-    ]
+    command = [str(flink_home() / "bin" / "flink"), "run", "-m", rest, "-d"]
+    if release is not None:
+        env = f"{release.python_env}#{release_module.ENV_NAME}"
+        command += ["-pyarch", env, "-pyexec", f"{release_module.ENV_NAME}/{release_module.PYTHON_IN_ENV}"]
+        command += ["-pyclientexec", str(release.client_python)]
+    else:
+        command += ["-pyclientexec", sys.executable, "-pyexec", sys.executable]
     if savepoint:
         command += ["-s", savepoint]
     # The Python workers on the TaskManagers import these packages (UDFs, contract, job code).
-    command += ["-pyfs", str(packaging.code_zip())]
-    return command + ["-py", str(job)]
+    command += ["-pyfs", str(release.code if release is not None else packaging.code_zip())]
+    return command + ["-py", str(release.job if release is not None else job)]
 
 
 def submit(
-    settings: Settings, *, job: Path = PIPELINE, savepoint: str | None = None, env: dict[str, str] | None = None
+    settings: Settings,
+    *,
+    job: Path = PIPELINE,
+    savepoint: str | None = None,
+    env: dict[str, str] | None = None,
+    release: Release | None = None,
 ) -> str:
     """Submit detached with `flink run`; return the job id Flink prints."""
-    command = run_command(settings, job=job, savepoint=savepoint)
+    command = run_command(settings, job=job, savepoint=savepoint, release=release)
     full_env = {**clean_environment(), **(env or {}), "LAKEHOUSE_PROFILE": settings.profile}
-    done = subprocess.run(command, env=full_env, capture_output=True, text=True, cwd=REPO, timeout=300)
+    if release is not None:
+        # The job puts its jars into pipeline.jars (lakehouse/flink_env.py): the release's, prebuilt.
+        full_env["LAKEHOUSE_JOB_JARS"] = ";".join(str(jar) for jar in release.jars)
+        full_env.pop("PYTHONPATH", None)  # the client imports the release's code, not this checkout's
+    done = subprocess.run(command, env=full_env, capture_output=True, text=True, cwd=REPO, timeout=600)
     output = done.stdout + done.stderr
     if done.returncode != 0:
         raise RuntimeError(f"flink run failed ({done.returncode}):\n{output[-4000:]}")

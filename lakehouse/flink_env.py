@@ -35,21 +35,42 @@ def create_table_env(settings: Settings, *, extra_options: dict[str, str] | None
     from pyflink.table import EnvironmentSettings, TableEnvironment
 
     conf = Configuration()
-    for key, value in (_options(settings) | (extra_options or {})).items():
+    options = _options(settings) | (extra_options or {})
+    # The Python interpreters: `flink run -pyexec/-pyclientexec` (or the cluster's configuration)
+    # name them for a cluster, e.g. the release's environment shipped with -pyarch; this process's
+    # own interpreter only where nothing did (the mini-cluster, a plain `python job.py`).
+    # (An explicit choice in flink_options is set like any other option.)
+    interpreters = {key: sys.executable for key in _INTERPRETERS if key not in options}
+    for key, value in options.items():
         conf.set_string(key, value)
     env_settings = EnvironmentSettings.new_instance().in_streaming_mode().with_configuration(conf).build()
     t_env = TableEnvironment.create(env_settings)
+    for key, value in interpreters.items():
+        if not t_env.get_config().get(key, ""):
+            t_env.get_config().set(key, value)
     t_env.add_python_file(str(packaging.code_zip()))
     # The Java functions (udfs/java) and the Delta connector (connectors/delta): loaded by the
     # planner here, shipped with the job to a cluster. The connector's Parquet and Hadoop jars are
     # in a session cluster's lib/ (infra/flink/flink.sh); the embedded mini-cluster takes them here.
-    jars = [packaging.udf_jar(), packaging.connector_jar()]
+    jars = job_jars(settings)
     if settings.profile == "embedded":
         jars += packaging.connector_dependencies()
     add_jars(t_env, jars)
     for name, class_name in JAVA_FUNCTIONS.items():
         t_env.create_java_temporary_system_function(name, class_name)
     return t_env
+
+
+def job_jars(settings: Settings) -> list[Path]:
+    """The project's jars for pipeline.jars: prebuilt ones named by ``settings.job_jars``, or
+    compiled here (cached) from udfs/java and connectors/delta."""
+    if settings.job_jars:
+        jars = [Path(item.strip()) for item in settings.job_jars.split(";") if item.strip()]
+        missing = [str(jar) for jar in jars if not jar.is_file()]
+        if missing:
+            raise FileNotFoundError(f"job_jars names jars that do not exist: {', '.join(missing)}")
+        return jars
+    return [packaging.udf_jar(), packaging.connector_jar()]
 
 
 def quiet_beam_hangup() -> None:
@@ -89,6 +110,9 @@ def add_jars(t_env, jars) -> None:
     config.set("pipeline.jars", ";".join(wanted))
 
 
+_INTERPRETERS = ("python.executable", "python.client.executable")
+
+
 def _options(settings: Settings) -> dict[str, str]:
     chosen = {"state.backend.type": settings.state_backend} if settings.state_backend else {}
     ours = {
@@ -97,8 +121,6 @@ def _options(settings: Settings) -> dict[str, str]:
         "table.local-time-zone": "UTC",
         "execution.checkpointing.interval": f"{settings.checkpoint_interval_ms} ms",
         "execution.checkpointing.mode": "EXACTLY_ONCE",
-        "python.executable": sys.executable,
-        "python.client.executable": sys.executable,
         # Defaults are far smaller; larger Arrow batches make the vectorized UDF path several times faster.
         "python.fn-execution.bundle.size": "100000",
         "python.fn-execution.arrow.batch.size": "10000",

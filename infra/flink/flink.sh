@@ -38,6 +38,8 @@ Commands:
   stop-taskmanager [N]    stop TaskManager N (default: the newest one)
   home                    print FLINK_HOME (bin/flink, conf/, lib/ for \`flink run -py\`)
   connector-deps          print the jars the Delta connector needs beside Flink (Parquet, Hadoop client)
+  artifacts               fetch (once) and print what this cluster adds to Flink: one jar per line for lib/,
+                          then plugin:<jar> for plugins/ (deploy/build.sh puts the same files in the image)
   cli ARGS...             run FLINK_HOME/bin/flink ARGS... against this cluster,
                           e.g. cli run -d -py jobs/x.py ; cli list ; cli stop --savepointPath s3://...
 
@@ -460,6 +462,7 @@ main() {
       [[ $(basename "$j") == flink-parquet-* ]] || printf '%s\n' "$j"
     done
     ;;
+  artifacts) LH_QUIET=1 fetch_artifacts ;;
   cli) cmd_cli "$@" ;;
   -h | --help | help) usage ;;
   *) usage >&2; exit 2 ;;

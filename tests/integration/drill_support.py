@@ -74,8 +74,11 @@ class DrillRun:
             progress_seconds=3600,
         )
 
-    def cli(self, *args: str, settings: Settings | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
-        """Run ``python -m lakehouse <args>`` as an operator would, with this run's variables."""
+    def cli(self, *args: str, settings: Settings | None = None, timeout: float = 1200) -> subprocess.CompletedProcess:
+        """Run ``python -m lakehouse <args>`` as an operator would, with this run's variables.
+
+        `submit` ships the release archive (lakehouse/release.py): the first one builds it, and each
+        uploads its Python environment (about 220 MB) to the cluster, hence the long timeout."""
         env = {**flink_cluster.clean_environment(), **self.env(settings), "LAKEHOUSE_PROFILE": "local"}
         return subprocess.run(
             [sys.executable, "-m", "lakehouse", *args],

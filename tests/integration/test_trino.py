@@ -32,11 +32,12 @@ from lakehouse import trino as lakehouse_trino
 from tests import delta_tool
 from tests.compare import diff, read_rows
 from tests.reference import Model
+from tests.reference_reports import compare_ordered as _compare
+from tests.reference_reports import expected_daily_report
 
 pytestmark = pytest.mark.integration
 
 GEN = generator.GeneratorConfig(minutes=26 * 60, orders_per_second=0.1)
-REL_TOL = 1e-9
 STATUSES = ("ORDER_PLACED", "PAYMENT_RECEIVED", "STOCK_RESERVED", "SHIPPED", "DELIVERED", "CANCELLED")
 
 
@@ -88,37 +89,6 @@ def batch(conn, settings) -> batch_report.RunResult:
 
 
 # --- helpers ---------------------------------------------------------------------------------
-def _close(actual, expected) -> bool:
-    if isinstance(expected, float) and isinstance(actual, (int, float)):
-        return math.isclose(actual, expected, rel_tol=REL_TOL, abs_tol=1e-9)
-    return actual == expected
-
-
-def _compare(name: str, actual: list[dict], expected: list[dict], key: tuple[str, ...]) -> list[str]:
-    """Differences between two ordered row lists: same keys in the same order, same values."""
-    problems = []
-    if actual and expected and set(actual[0]) != set(expected[0]):
-        problems.append(f"{name}: columns {sorted(actual[0])} != expected {sorted(expected[0])}")
-    actual_keys = [tuple(row[k] for k in key) for row in actual]
-    expected_keys = [tuple(row[k] for k in key) for row in expected]
-    if actual_keys != expected_keys:
-        missing = [k for k in expected_keys if k not in set(actual_keys)]
-        extra = [k for k in actual_keys if k not in set(expected_keys)]
-        problems.append(
-            f"{name}: {len(actual_keys)} rows, expected {len(expected_keys)}; "
-            f"missing {missing[:3]}, unexpected {extra[:3]}"
-            + ("" if missing or extra else "; same keys in another order")
-        )
-        return problems
-    for a, e in zip(actual, expected, strict=True):
-        for column, value in e.items():
-            if not _close(a.get(column), value):
-                problems.append(
-                    f"{name} {tuple(e[k] for k in key)} {column}: got {a.get(column)!r}, expected {value!r}"
-                )
-    return problems[:20]
-
-
 def _rows(model: Model, spec: tables.TableSpec) -> list[dict]:
     return list(model.tables[spec.name].values())
 
@@ -244,31 +214,6 @@ def expected_data_freshness(model: Model, settings: config.Settings) -> list[dic
                 "latest_event_time": max(times),
                 "delta_version": max(entry["version"] for entry in history),
                 "latest_commit_time": _utc_ms(latest_commit_ms),
-            }
-        )
-    return out
-
-
-def expected_daily_report(model: Model) -> list[dict]:
-    orders: dict[tuple, list[dict]] = defaultdict(list)
-    for row in _rows(model, tables.ORDERS_ENRICHED):
-        orders[(row["event_time"].date(), row["region"])].append(row)
-    firings: dict[tuple, int] = defaultdict(int)
-    for row in _rows(model, tables.ANOMALIES):
-        firings[(row["window_start"].date(), row["region"])] += 1
-    out = []
-    for day, region in sorted(set(orders) | set(firings)):
-        rows = orders.get((day, region), [])
-        revenue = math.fsum(r["amount_eur"] for r in rows)
-        out.append(
-            {
-                "day": day,
-                "region": region,
-                "orders": len(rows),
-                "revenue_eur": revenue,
-                "avg_order_value_eur": revenue / len(rows) if rows else None,
-                "customers": len({r["customer_id"] for r in rows}),
-                "anomalies": firings.get((day, region), 0),
             }
         )
     return out

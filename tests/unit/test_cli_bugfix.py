@@ -1,6 +1,15 @@
 """The bug-fix commands' decisions, without a cluster: refuse, restore, switch."""
 
-from lakehouse import cli, config, fingerprint, flink_cluster, storage
+import pytest
+
+from lakehouse import cli, config, fingerprint, flink_cluster, release, storage
+
+RELEASE = object()  # stands for this checkout's release archive (lakehouse/release.py), not built here
+
+
+@pytest.fixture(autouse=True)
+def _release(monkeypatch):
+    monkeypatch.setattr(release, "current", lambda **_k: RELEASE)
 
 
 def _check(ok: bool) -> fingerprint.RestoreCheck:
@@ -34,7 +43,7 @@ def test_a_compatible_savepoint_restores(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(fingerprint, "check_restore", lambda settings, savepoint: _check(True))
     monkeypatch.setattr(flink_cluster, "submit", lambda settings, **k: submitted.append(k) or "f" * 32)
     assert cli.main(["submit", "--profile", "embedded", "--from-savepoint", "s3://b/savepoint-1"]) == 0
-    assert submitted == [{"savepoint": "s3://b/savepoint-1"}]
+    assert submitted == [{"savepoint": "s3://b/savepoint-1", "release": RELEASE}]
     assert "matches the savepoint's" in capsys.readouterr().out
 
 
@@ -79,7 +88,7 @@ def test_a_fresh_submission_over_tables_the_job_has_written_is_refused(monkeypat
     assert submitted == []
     assert "a" * 32 in err and "--from-savepoint" in err and "--fresh-start" in err
     assert cli.main(["submit", "--profile", "embedded", "--fresh-start"]) == 0
-    assert submitted == [{"savepoint": None}]
+    assert submitted == [{"savepoint": None, "release": RELEASE}]
 
 
 def test_a_fresh_submission_is_accepted_where_only_another_job_has_committed(monkeypatch, tmp_path):
@@ -89,4 +98,16 @@ def test_a_fresh_submission_is_accepted_where_only_another_job_has_committed(mon
     submitted = []
     monkeypatch.setattr(flink_cluster, "submit", lambda settings, **k: submitted.append(k) or "f" * 32)
     assert cli.main(["submit", "--profile", "embedded"]) == 0
-    assert submitted == [{"savepoint": None}]
+    assert submitted == [{"savepoint": None, "release": RELEASE}]
+
+
+def test_submit_ships_the_release_unless_told_not_to(monkeypatch, tmp_path):
+    monkeypatch.setenv("LAKEHOUSE_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(storage, "committing_jobs", lambda *_a: set())
+    monkeypatch.setattr(storage, "ensure_tables", lambda *_a, **_k: None)
+    submitted = []
+    monkeypatch.setattr(flink_cluster, "submit", lambda settings, **k: submitted.append(k["release"]) or "f" * 32)
+    assert cli.main(["submit", "--profile", "embedded"]) == 0
+    assert cli.main(["submit", "--profile", "embedded", "--no-package"]) == 0
+    assert submitted == [RELEASE, None]
+    assert cli.main(["submit", "--profile", "embedded", "--no-package", "--package", "x.tar.gz"]) == 2

@@ -1,3 +1,5 @@
+import pytest
+
 from lakehouse import flink_cluster
 
 
@@ -57,3 +59,16 @@ def test_flink_options_are_set_last_and_a_malformed_entry_names_the_setting():
     assert options["state.storage.fs.memory-threshold"] == "1mb" and options["pipeline.name"] == "other"
     with pytest.raises(ValueError, match="flink_options: 'no-equals-sign' is not key=value"):
         flink_env._options(replace(settings, flink_options="no-equals-sign"))
+
+
+def test_prebuilt_job_jars_are_taken_as_named_and_a_missing_one_is_an_error(tmp_path):
+    from lakehouse import config, flink_env
+
+    udfs, connector = tmp_path / "udfs.jar", tmp_path / "connector.jar"
+    udfs.write_bytes(b"PK")
+    connector.write_bytes(b"PK")
+    settings = config.load("embedded", job_jars=f"{udfs}; {connector};")
+    assert flink_env.job_jars(settings) == [udfs, connector]
+    missing = config.load("embedded", job_jars=f"{udfs};{tmp_path / 'gone.jar'}")
+    with pytest.raises(FileNotFoundError, match="gone.jar"):
+        flink_env.job_jars(missing)
