@@ -126,6 +126,15 @@ def job_exceptions(settings: Settings, job_id: str) -> str:
     return json.dumps(_rest(settings, f"/jobs/{job_id}/exceptions"))
 
 
+def restarts(settings: Settings, job_id: str) -> int:
+    """How many times the job has restarted since it was submitted (Flink's numRestarts metric)."""
+    metrics = _rest(settings, f"/jobs/{job_id}/metrics?get=numRestarts")
+    values = [m["value"] for m in metrics if m.get("id") == "numRestarts"]
+    if not values:
+        raise RuntimeError(f"the REST API reports no numRestarts for job {job_id}")
+    return int(float(values[0]))
+
+
 def cancel(settings: Settings, job_id: str) -> str:
     """Cancel a job; returns "CANCELLING", or the state of a job that had already ended (then
     there is nothing to cancel: the REST API answers 409 Conflict, which is not a failure here)."""
