@@ -7,15 +7,16 @@ without ``before``, a base64 decimal) or, with ``ignore-parse-errors``, drops it
 change that breaks the rules below goes to bronze.quarantine with its reason, and the job goes on.
 
 The rules, in the order a reason is chosen (docs/CDC.md lists them for operators):
-- the value must be a JSON object; a null value (a tombstone after a delete) is skipped, it carries
-  no change; with ``cdc_envelope = schema`` the record must be JsonConverter's {schema, payload};
+- the value must be one JSON object and nothing after it; a null value (a tombstone after a
+  delete) is skipped, it carries no change; with ``cdc_envelope = schema`` the record must be JsonConverter's {schema, payload};
 - ``op`` is c, u, r (snapshot) or d; anything else (t truncate, m message, unknown) is quarantined;
-- c/u/r need ``after.<key>`` and ``after.updated_at`` (epoch milliseconds); ``before`` is never
+- c/u/r need ``after.<key>`` and ``after.updated_at`` (epoch milliseconds, an integer); ``before`` is never
   read for them, so an update without ``before`` (the default replica identity) is fine;
 - d needs ``before.<key>`` (the default replica identity gives the key) and takes effect at the
   delete's own time, ``source.ts_ms`` (the commit in the database), else the envelope's ``ts_ms``;
 - products need a numeric ``after.price`` (decimal.handling.mode double or string; the default,
-  precise, sends base64 bytes, which are quarantined).
+  precise, sends base64 bytes, which are quarantined), above 0 and at most ``contract.MAX_PRICE``:
+  NaN and the infinities are quarantined too, so no table gets a non-finite price.
 
 A delete becomes a version of the key with ``is_deleted``: an order after it finds that version,
 so it is quarantined as unknown, like an order for a key that never existed.

@@ -54,6 +54,9 @@ MAX_EVENT_TIME_MS = 4_102_444_799_999
 # Bounds of the values an order can carry (in the event's currency for amount).
 MAX_QUANTITY = 10_000
 MAX_AMOUNT = 1_000_000.0
+# A product's price from the products change stream (lakehouse/cdc.py): positive, finite and at
+# most this, or the change is quarantined ("price out of range") and no table gets a non-finite price.
+MAX_PRICE = MAX_AMOUNT
 # A record larger than this (bytes, as published) is quarantined unparsed; Settings.max_record_bytes
 # overrides it per deployment (LAKEHOUSE_MAX_RECORD_BYTES).
 MAX_RECORD_BYTES = 1_048_576
@@ -248,6 +251,7 @@ def sql_values(*, max_record_bytes: int = MAX_RECORD_BYTES) -> dict[str, object]
         "max_event_time_ms": MAX_EVENT_TIME_MS,
         "max_future_skew_hours": MAX_FUTURE_SKEW_HOURS,
         "watermark_delay_seconds": f"{WATERMARK_DELAY_MS / 1000:.3f}",
+        "max_price": repr(MAX_PRICE),
         "reason_duplicate": _lit(REASON_DUPLICATE),
         "reason_duplicate_conflict": _lit(REASON_DUPLICATE_CONFLICT),
         "reason_unknown_customer": _lit(REASON_UNKNOWN_CUSTOMER),

@@ -141,6 +141,31 @@ def job_exceptions(settings: Settings, job_id: str) -> str:
     return json.dumps(_rest(settings, f"/jobs/{job_id}/exceptions"))
 
 
+def restarts(settings: Settings, job_id: str, *, timeout: float = 60) -> int:
+    """How many times the job has restarted since it was submitted (Flink's numRestarts metric).
+
+    The REST API lists a job's metrics once its metric fetcher has seen them: for a job just
+    submitted that can take a while, so this asks again until ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        metrics = _rest(settings, f"/jobs/{job_id}/metrics?get=numRestarts")
+        values = [m["value"] for m in metrics if m.get("id") == "numRestarts"]
+        if values:
+            return int(float(values[0]))
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the REST API reported no numRestarts for job {job_id} within {timeout:.0f}s")
+        time.sleep(1)
+
+
+def checkpoint_summary(settings: Settings, job_id: str) -> dict:
+    """The REST API's checkpoint statistics of a job: ``counts`` (completed, failed, ...) and
+    ``latest`` (the newest completed and the newest failed checkpoint, or None).
+
+    ``counts.failed`` also counts triggers the JobManager refused before a checkpoint began (e.g.
+    while tasks still start); those have no id and never appear as ``latest.failed``."""
+    return _rest(settings, f"/jobs/{job_id}/checkpoints")
+
+
 def cancel(settings: Settings, job_id: str) -> str:
     """Cancel a job; returns "CANCELLING", or the state of a job that had already ended (then
     there is nothing to cancel: the REST API answers 409 Conflict, which is not a failure here)."""

@@ -16,6 +16,7 @@ JAVA_FUNCTIONS = {
     "json_object_fields": "lakehouse.udfs.JsonObjectFields",
     "epoch_millis_or_zero": "lakehouse.udfs.EpochMillisOrZero",
     "raw_record": "lakehouse.udfs.RawRecord",
+    "is_json_object": "lakehouse.udfs.IsJsonObject",
 }
 
 

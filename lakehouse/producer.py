@@ -33,6 +33,10 @@ def ensure_topics(bootstrap: str, prefix: str = "", *, partitions: dict[str, int
     return [t.topic for t in missing]
 
 
+def _bound(callback: Callable, record: Record) -> Callable:
+    return lambda err, msg: callback(err, msg, record)
+
+
 def in_arrival_order(dataset: Dataset) -> list[Record]:
     """All three streams merged by arrival time (each stream is already in arrival order)."""
     return list(heapq.merge(dataset.customers, dataset.products, dataset.orders, key=lambda r: r.arrival_ms))
@@ -46,8 +50,13 @@ def produce(
     events_per_second: float | None = None,
     log: Callable[[str], None] = print,
     progress_seconds: float = 2.0,
+    on_delivered: Callable[[Record, str], None] | None = None,
 ) -> int:
-    """Send every record; return how many were acknowledged. A failed delivery is an error."""
+    """Send every record; return how many were acknowledged. A failed delivery is an error.
+
+    A record's value may be text, bytes (sent as they are) or None (a record without a value).
+    ``on_delivered`` is called with each acknowledged record and its position in Kafka,
+    ``<topic>/<partition>/<offset>`` (the quarantine key of a record without a payload)."""
     from confluent_kafka import Producer
 
     producer = Producer(
@@ -62,12 +71,14 @@ def produce(
     failures: list[str] = []
     delivered = 0
 
-    def on_delivery(err, _msg) -> None:
+    def on_delivery(err, msg, record: Record | None = None) -> None:
         nonlocal delivered
         if err is not None:
             failures.append(str(err))
-        else:
-            delivered += 1
+            return
+        delivered += 1
+        if on_delivered is not None and record is not None:
+            on_delivered(record, f"{msg.topic()}/{msg.partition()}/{msg.offset()}")
 
     records = in_arrival_order(dataset)
     started = last_report = time.monotonic()
@@ -77,8 +88,8 @@ def produce(
                 producer.produce(
                     topic_name(prefix, record.stream),
                     key=record.key.encode(),
-                    value=record.value.encode(),
-                    on_delivery=on_delivery,
+                    value=record.value.encode() if isinstance(record.value, str) else record.value,
+                    on_delivery=on_delivery if on_delivered is None else _bound(on_delivery, record),
                 )
                 break
             except BufferError:  # the local queue is full: let the broker catch up

@@ -8,6 +8,7 @@ job must quarantine, or ``("change", version)`` with the version the temporal jo
 from __future__ import annotations
 
 import json
+import re
 
 from lakehouse import contract
 
@@ -21,8 +22,8 @@ def read_change(value: str | None, stream: str, *, arrival_ms: int, envelope: st
         return "skip", None
     key = KEYS[stream]
     try:
-        record = json.loads(value)
-    except json.JSONDecodeError:
+        record = json.loads(value, parse_constant=_no_constant)
+    except ValueError:  # JSONDecodeError, and NaN or Infinity, which JSON does not have
         return "reject", "invalid JSON"
     if not isinstance(record, dict):
         return "reject", "invalid JSON"
@@ -59,6 +60,8 @@ def read_change(value: str | None, stream: str, *, arrival_ms: int, envelope: st
         price = _to_float(price_raw)
         if price is None:
             return "reject", "wrong type: after.price (decimal.handling.mode must be double or string)"
+        if not 0 < price <= contract.MAX_PRICE:  # NaN and the infinities too
+            return "reject", "price out of range"
     if deleted and version_ms is None:
         return "reject", f"wrong type: {name}"
     if version_ms <= 0 or version_ms > arrival_ms + contract.MAX_FUTURE_SKEW_HOURS * 3_600_000:
@@ -69,6 +72,10 @@ def read_change(value: str | None, stream: str, *, arrival_ms: int, envelope: st
     if stream == "products":
         version["price"] = price
     return "change", version
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not JSON")
 
 
 def _envelope(record: dict, mode: str) -> object:
@@ -90,10 +97,8 @@ def _scalar(obj: dict, name: str) -> str | None:
 
 
 def _to_int(text: str) -> int | None:
-    try:
-        return int(text.strip())
-    except ValueError:
-        return None
+    """Epoch milliseconds: digits only, as a JSON integer or a string of one (1.5 or 1e12 are not)."""
+    return int(text) if re.fullmatch(r"-?[0-9]+", text) else None
 
 
 def _to_float(text: str) -> float | None:

@@ -210,6 +210,15 @@ conf.update({
     # inside the checkpoint's _metadata instead of one S3 PUT each: silver freshness p99
     # 0.46-0.68 of the 20 KiB default in paired runs (BENCHMARKS.md). 1 MiB is Flink's maximum.
     "state.storage.fs.memory-threshold": "1mb",
+    # A failed job restarts from its last checkpoint, waiting 1 s, then 1.5 times longer at
+    # each failed attempt up to 60 s, for as long as it takes: an outage of S3 (checkpoints and
+    # tables) or Kafka ends without anyone resubmitting the job (tests/integration/test_outages.py).
+    # These are Flink's defaults with checkpointing on, written out so they do not change unseen.
+    "restart-strategy.type": "exponential-delay",
+    "restart-strategy.exponential-delay.initial-backoff": "1 s",
+    "restart-strategy.exponential-delay.max-backoff": "60 s",
+    "restart-strategy.exponential-delay.backoff-multiplier": 1.5,
+    "restart-strategy.exponential-delay.jitter-factor": 0.1,
     # Operator metrics on the REST API refresh every second instead of every 10 s:
     # the benchmark's clocks and `lakehouse jobs` progress read them.
     "metrics.fetcher.update-interval": 1000,

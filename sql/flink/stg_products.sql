@@ -7,7 +7,7 @@ with parsed as (
     select
         s.payload,
         md5(s.payload) as record_id,
-        s.payload is json object as is_json,
+        is_json_object(s.payload) as is_json,
         s.envelope,
         json_value(s.envelope, '$.op') as op,
         case when json_value(s.envelope, '$.op') = 'd'
@@ -42,11 +42,19 @@ select
         when op = 'd' and product_id is null then 'missing field: before.product_id'
         when product_id is null then 'missing field: after.product_id'
         when op <> 'd' and updated_at_raw is null then 'missing field: after.updated_at'
+        when op <> 'd' and not coalesce(regexp(updated_at_raw, '^-?[0-9]+$'), false)
+            then 'wrong type: after.updated_at'
         when op <> 'd' and try_cast(updated_at_raw as bigint) is null then 'wrong type: after.updated_at'
         when op <> 'd' and price_raw is null then 'missing field: after.price'
         when op <> 'd' and try_cast(price_raw as double) is null
             then 'wrong type: after.price (decimal.handling.mode must be double or string)'
+        -- NaN and the infinities ("NaN", "Infinity", 1e400) fail both comparisons.
+        when op <> 'd' and not coalesce(try_cast(price_raw as double) > 0
+                and try_cast(price_raw as double) <= {{max_price}}, false)
+            then 'price out of range'
         when op = 'd' and deleted_at_raw is null then 'missing field: source.ts_ms'
+        when op = 'd' and not coalesce(regexp(deleted_at_raw, '^-?[0-9]+$'), false)
+            then 'wrong type: source.ts_ms'
         when op = 'd' and try_cast(deleted_at_raw as bigint) is null then 'wrong type: source.ts_ms'
         when version_time <= to_timestamp_ltz(0, 3) then 'version time out of range'
     end as reason

@@ -49,6 +49,7 @@ class DrillRun:
             "LAKEHOUSE_CURRENCY_UDF_VERSION": str(s.currency_udf_version),
             "LAKEHOUSE_METRICS_VERSION": str(s.metrics_version),
             "LAKEHOUSE_TABLE_VERSION": s.table_version,
+            "LAKEHOUSE_MAX_RECORD_BYTES": str(s.max_record_bytes),
         }
 
     def with_(self, **changes) -> Settings:
@@ -61,15 +62,16 @@ class DrillRun:
     def check(self) -> None:
         assert not self.failures, self.failures
 
-    def produce(self, dataset: generator.Dataset) -> int:
-        """Publish at PRODUCE_RATE, as the failure test does: a running job reads as events come,
-        instead of catching up on a backlog (see docs/DESIGN.md, "Limits known today")."""
+    def produce(self, dataset: generator.Dataset, *, events_per_second: float = PRODUCE_RATE) -> int:
+        """Publish at PRODUCE_RATE (unless told otherwise), as the failure test does: a running job
+        reads as events come, instead of catching up on a backlog (see docs/DESIGN.md, "Limits
+        known today")."""
         producer.ensure_topics(self.settings.kafka_bootstrap, self.settings.topic_prefix)
         return producer.produce(
             dataset,
             bootstrap=self.settings.kafka_bootstrap,
             prefix=self.settings.topic_prefix,
-            events_per_second=PRODUCE_RATE,
+            events_per_second=events_per_second,
             log=lambda _m: None,
             progress_seconds=3600,
         )

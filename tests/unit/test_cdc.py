@@ -8,7 +8,7 @@ import json
 import pytest
 
 from jobs import orders_pipeline
-from lakehouse import cdc, config, sql
+from lakehouse import cdc, config, contract, sql
 from tests.reference_cdc import read_change
 
 NOW = 1_790_000_000_000
@@ -88,14 +88,37 @@ def test_product_prices_as_double_or_string_but_not_base64():
     )
 
 
+@pytest.mark.parametrize("price", [0, -1.5, "NaN", "Infinity", "-Infinity", "1e400", contract.MAX_PRICE * 2])
+def test_a_product_price_must_be_positive_finite_and_bounded(price):
+    product = {"product_id": "P1", "name": "x", "category": "books", "updated_at": NOW - 1, "price": price}
+    assert _read({"after": product, "op": "c"}, "products") == ("reject", "price out of range")
+
+
+@pytest.mark.parametrize("updated_at", [1.5, 1e12, "1.5", " 12", "12a"])
+def test_a_version_time_is_an_integer(updated_at):
+    assert _read({"after": _customer(updated_at=updated_at), "op": "c"}) == ("reject", "wrong type: after.updated_at")
+
+
+def test_text_after_the_change_is_not_json():
+    text = json.dumps({"after": _customer(), "op": "c"})
+    assert read_change(text + " trailing", "customers", arrival_ms=NOW) == ("reject", "invalid JSON")
+    assert read_change(text + text, "customers", arrival_ms=NOW) == ("reject", "invalid JSON")
+
+
+def test_a_price_written_as_a_json_constant_is_not_json():
+    text = '{"op":"c","after":{"product_id":"P1","name":"x","category":"b","updated_at":1,"price":NaN}}'
+    assert read_change(text, "products", arrival_ms=NOW) == ("reject", "invalid JSON")
+
+
 def test_every_reason_of_the_reference_is_one_the_sql_can_give():
-    text = sql.load("flink/stg_customers") + sql.load("flink/stg_products")
+    text = sql.load("flink/stg_customers") + sql.load("flink/stg_products", **contract.sql_values())
     for reason in (
         "invalid JSON",
         "missing field: payload (schema-wrapped envelope expected)",
         "unknown op",
         "version time out of range",
         "wrong type: after.price (decimal.handling.mode must be double or string)",
+        "price out of range",
     ):
         assert f"'{reason}'" in text
 
