@@ -53,10 +53,13 @@ bench-queries: ## only Trino vs polars on 1M and 10M synthetic silver rows (the 
 bench-spark: ## only this project vs its Spark Structured Streaming peer: throughput (p2) and freshness, same input
 	@$(ENV) python -m bench.run --phases throughput,freshness,spark --parallelisms 2 --sinks delta --output "" --label spark
 
+bench-profile: ## where the plan's CPU goes (async-profiler, py-spy) and what each output costs, into blackhole
+	@LAKEHOUSE_EXTRAS=profile $(ENV) python -m bench.profile
+
 bench-short: ## the benchmark's short mode: smaller inputs, parallelism 2 only
 	@$(ENV) python -m bench.run --short
 
 lint: ## ruff lint and format check
 	@$(ENV) ruff check . && $(ENV) ruff format --check .
 
-.PHONY: help run test unit test-minicluster test-stack bench bench-queries bench-spark bench-short lint stack-up stack-status stack-down trino-up trino-down reports
+.PHONY: help run test unit test-minicluster test-stack bench bench-queries bench-spark bench-profile bench-short lint stack-up stack-status stack-down trino-up trino-down reports

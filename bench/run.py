@@ -141,7 +141,7 @@ def parse_variant(text: str) -> dict[str, float | str]:
 
     ``order_source_options`` takes the value of LAKEHOUSE_ORDER_SOURCE_OPTIONS ("key=value;key=";
     an empty value removes an option of the order-events Kafka source), e.g.
-    "order_source_options=scan.watermark.alignment.group=;properties.max.partition.fetch.bytes=".
+    "order_source_options=scan.watermark.emit.strategy=on-event;properties.fetch.min.bytes=".
     ``dimension_source_options`` does the same for the customers and products sources, and
     ``flink_options`` sets Flink configuration for the job (LAKEHOUSE_FLINK_OPTIONS), e.g.
     "flink_options=state.storage.fs.memory-threshold=1mb".
@@ -342,8 +342,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--sinks",
         type=lambda v: tuple(v.split(",")),
-        default=("delta", "blackhole"),
-        help="throughput runs: delta (the pipeline into Delta) and/or blackhole (the ceiling)",
+        default=("delta", "blackhole", "parse-only"),
+        help="throughput runs: delta (the pipeline into Delta), blackhole (the ceiling), parse-only (the "
+        "order-events source and its parsing alone into blackhole; default: all three)",
     )
     parser.add_argument(
         "--variant",

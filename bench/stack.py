@@ -71,7 +71,14 @@ def job_env(settings: Settings) -> dict[str, str]:
         "LAKEHOUSE_CHECKPOINT_INTERVAL_MS": str(settings.checkpoint_interval_ms),
         "LAKEHOUSE_SINK_MODE": settings.sink_mode,
         "LAKEHOUSE_STATE_BACKEND": settings.state_backend,
+        "LAKEHOUSE_OUTPUTS": settings.outputs,
     }
+
+
+# The throughput runs' kinds: the pipeline into Delta, the same plan into blackhole (the ceiling),
+# and the parse-only reference (the order-events source, decoding, parsing, the contract and
+# lateness into blackhole: what the plan costs before any join, window or sink).
+SINK_KINDS = {"delta": ("delta", ""), "blackhole": ("blackhole", ""), "parse-only": ("blackhole", "staging")}
 
 
 def expected_silver_rows(dataset: generator.Dataset) -> int:
@@ -206,11 +213,13 @@ def throughput_run(
 ) -> dict:
     """One run over the produced input (the job as deployed: unbounded); returns its clocks and rates."""
     name = f"bench-{sink_mode}-p{parallelism}-{uuid.uuid4().hex[:6]}"
+    connector, outputs = SINK_KINDS[sink_mode]
     settings = run_settings(
         prefix=data.prefix,
         name=name,
         parallelism=parallelism,
-        sink_mode=sink_mode,
+        sink_mode=connector,
+        outputs=outputs,
         checkpoint_interval_ms=checkpoint_interval_ms,
         state_backend=state_backend,
     )

@@ -52,6 +52,11 @@ class Settings:
     # JsonConverter with schemas.enable=true ({schema, payload}), "plain" for schemas.enable=false,
     # "auto" (default) takes either, record by record.
     cdc_envelope: str = "auto"
+    # Which tables the job writes, comma-separated ("silver.order_events,gold.anomalies"); empty:
+    # every table. For measurements: the benchmark's ablations drop one branch at a time, and
+    # "staging" alone is its parse-only reference (the order-events source, decoding, parsing and
+    # the contract into a blackhole table, nothing else). A production job writes every table.
+    outputs: str = ""
     # The order-events contract's size limit: a larger record is quarantined unparsed ("record too
     # large"). Default: contract.MAX_RECORD_BYTES (1 MiB, Kafka's default message size).
     max_record_bytes: int = contract.MAX_RECORD_BYTES

@@ -250,6 +250,7 @@ def sql_values(*, max_record_bytes: int = MAX_RECORD_BYTES) -> dict[str, object]
         "min_event_time_ms": MIN_EVENT_TIME_MS,
         "max_event_time_ms": MAX_EVENT_TIME_MS,
         "max_future_skew_hours": MAX_FUTURE_SKEW_HOURS,
+        "watermark_delay_seconds": f"{WATERMARK_DELAY_MS / 1000:.3f}",
         "max_price": repr(MAX_PRICE),
         "reason_duplicate": _lit(REASON_DUPLICATE),
         "reason_duplicate_conflict": _lit(REASON_DUPLICATE_CONFLICT),

@@ -125,6 +125,12 @@ def _options(settings: Settings) -> dict[str, str]:
         # Defaults are far smaller; larger Arrow batches make the vectorized UDF path several times faster.
         "python.fn-execution.bundle.size": "100000",
         "python.fn-execution.arrow.batch.size": "10000",
+        # Chained operators hand rows on without copying them. Off, every row was deep-copied once per
+        # branch it fans out to (RowDataSerializer.copy was 40 % of the chain behind the staging
+        # view); on, the JVM's CPU for the whole plan fell 17-19 % and the tasks' 30-37 %
+        # (BENCHMARKS.md, "The plan's profile"). The planner's operators, the Python operators and
+        # the Delta sink (connectors/delta copies what it keeps) do not hold a row across calls.
+        "pipeline.object-reuse": "true",
         # Operator uids derive from the plan, stable across submissions of the same job.
         "table.exec.uid.generation": "PLAN_ONLY",
         # Views shared by several sinks (parsed events, the enriched orders) become one sub-plan

@@ -26,9 +26,9 @@ Where the semantics differ from the Flink job (and so where the tests do not com
   ``--dimension-refresh-seconds``, when older than that): a change published after the batch
   started is not seen, where Flink's temporal join waits for the dimension's watermark first. With the dimensions published before the orders (the
   benchmark's throughput input, the test) both give the same rows.
-- Lateness: Flink marks an event late when it arrives behind the source watermark (per record,
-  per partition) and keeps it out of enrichment and the windows (bronze.late_events). Spark exposes
-  no per-record watermark: silver's ``is_late`` is left null, late orders are enriched, and the
+- Lateness: Flink marks an event late when it arrives behind its own partition's watermark (a
+  running maximum of the partition's event times, per record) and keeps it out of enrichment and
+  the windows (bronze.late_events). Spark has no per-record, per-partition equivalent here: silver's ``is_late`` is left null, late orders are enriched, and the
   windows' watermark (the maximum event time seen by the previous micro-batch minus 5 s, global,
   not per partition) drops what arrives behind it. bronze.late_events is not written.
 - Change records the job cannot use are skipped, not quarantined.

@@ -63,8 +63,8 @@ def _with_empty_records(orders: list[Record], *, seed: int, count: int) -> list[
 
 
 def _contract_rows(quarantine: list[dict]) -> list[dict]:
-    """The rows the contract set aside. Enrichment's verdicts depend on lateness, which a replay
-    of a backlog may decide differently (docs/DESIGN.md, "Limits known today"); these do not."""
+    """The rows the contract set aside (enrichment's verdicts, which depend on lateness and on the
+    dimensions read so far, are compared with the model elsewhere; a replay is held to these)."""
     return [r for r in quarantine if r["reason"] not in ENRICHMENT]
 
 

@@ -8,8 +8,8 @@ must be running, every service of the stack must be healthy, and every table mus
 reference model.
 
 Kafka goes down 40 s into the S3 outage and comes back 10 s after S3 does, so the job's restore
-meets a broker that is still away. The input has no late events: a restored job catches up on a
-backlog, and lateness is not replay-safe then (docs/DESIGN.md, "Limits known today").
+meets a broker that is still away. The input has no late events: this test is about outages
+(lateness on a backlog and on a replay is what test_local_stack and the drills check).
 """
 
 from __future__ import annotations

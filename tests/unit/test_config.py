@@ -58,12 +58,12 @@ def test_order_source_options_override_and_remove_kafka_options(monkeypatch):
 
     monkeypatch.setenv(
         "LAKEHOUSE_ORDER_SOURCE_OPTIONS",
-        "scan.watermark.emit.strategy=on-periodic; properties.max.partition.fetch.bytes= ;properties.fetch.min.bytes=1",
+        "scan.watermark.emit.strategy=on-event; scan.startup.mode= ;properties.fetch.min.bytes=1",
     )
     options = orders_pipeline.source_options(config.load("local"))
     orders = options["src_order_events"]
-    assert orders["scan.watermark.emit.strategy"] == "on-periodic"
-    assert "properties.max.partition.fetch.bytes" not in orders
+    assert orders["scan.watermark.emit.strategy"] == "on-event"
+    assert "scan.startup.mode" not in orders and "scan.startup.mode" in options["src_customers"]
     assert orders["properties.fetch.min.bytes"] == "1"
     assert orders["topic"] == "order-events" and orders["connector"] == "kafka"
     assert "properties.fetch.min.bytes" not in options["src_customers"]
@@ -85,3 +85,14 @@ def test_a_malformed_order_source_option_is_refused(monkeypatch):
     monkeypatch.setenv("LAKEHOUSE_ORDER_SOURCE_OPTIONS", "scan.watermark.emit.strategy")
     with pytest.raises(ValueError, match="source options: .* is not key=value"):
         orders_pipeline.source_options(config.load("local"))
+
+
+def test_outputs_select_the_tables_a_job_writes_and_reject_unknown_names():
+    from jobs.orders_pipeline import _selected
+
+    outputs = {"silver.order_events": "s", "gold.anomalies": "a"}
+    assert _selected(outputs, "") == outputs
+    assert _selected(outputs, " gold.anomalies ") == {"gold.anomalies": "a"}
+    assert _selected(outputs, "staging,silver.order_events") == {"silver.order_events": "s", "staging": None}
+    with pytest.raises(ValueError, match="unknown outputs"):
+        _selected(outputs, "gold.anomalie")

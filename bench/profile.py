@@ -1,0 +1,290 @@
+"""Profile the pipeline's plan: where the CPU goes, and what each branch of the plan costs.
+
+    make bench-profile                      # the whole profile, about 15 min here
+    scripts/with-env.sh python -m bench.profile --ablations none --minutes 20    # a quick look
+
+Runs the real plan (jobs/orders_pipeline.py) on the embedded mini-cluster over generated input
+(the `lakehouse run` input, one hour of event time by default), every table into Flink's
+blackhole connector, so nothing but the plan is measured:
+
+1. Ablations: the job's net runtime for the whole plan, the plan without each output table, and
+   the parse-only reference ("staging": the order-events source, decoding, JSON parsing, the
+   contract and lateness into blackhole, nothing else). Each is a fresh JVM, as `lakehouse run` is.
+2. The whole plan once more with async-profiler (Maven Central, tools.profiler:async-profiler,
+   cached in ~/.cache/lakehouse/profiler and checked against its SHA-1) loaded as a JVM agent,
+   sampling CPU per thread: the share of each kind of work (JIT compilers, planning, generated-code
+   compilation, the tasks, the Python bridge, GC) and the hottest frames of the tasks.
+3. The Python UDF worker sampled by py-spy (PyPI; the `profile` extra, LAKEHOUSE_EXTRAS=profile):
+   the hottest Python functions. Skipped with a note when py-spy is not installed.
+
+Figures depend on the machine and its load: compare runs of one invocation, not across machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import zipfile
+from collections import Counter
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+CACHE = Path(os.environ.get("LAKEHOUSE_CACHE", Path.home() / ".cache" / "lakehouse")) / "profiler"
+PROFILER_VERSION = "4.1"
+PROFILER_JAR = f"async-profiler-{PROFILER_VERSION}-linux-x64.jar"
+PROFILER_URL = f"https://repo1.maven.org/maven2/tools/profiler/async-profiler/{PROFILER_VERSION}/{PROFILER_JAR}"
+PROFILER_SHA1 = "3a1c87ae027634983954e3b4d97057ef41bca858"
+
+# Kinds of JVM work, first match wins: (label, thread-name pattern or None, frame pattern or None).
+CATEGORIES = (
+    ("JIT compilers", re.compile(r"Compiler ?Thread|^C[12] "), None),
+    ("GC and VM", re.compile(r"^(GC |G1 |VM |Gang)"), None),
+    ("generated-code compilation (Janino)", None, re.compile(r"org[./]codehaus[./](janino|commons[./]compiler)")),
+    ("planning (Calcite, Flink planner)", None, re.compile(r"org[./]apache[./]calcite|flink[./]table[./]planner")),
+    ("Python bridge (Beam, gRPC, Arrow)", None, re.compile(r"org[./]apache[./]beam|io[./]grpc|flink[./]python|arrow")),
+    ("tasks (operators, state, network)", re.compile(r"\(\d+/\d+\)"), None),
+)
+
+
+def log(message: str) -> None:
+    print(f"[profile {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def profiler_library() -> Path:
+    """libasyncProfiler.so for linux-x64, downloaded once and verified."""
+    library = CACHE / PROFILER_VERSION / "libasyncProfiler.so"
+    if library.exists():
+        return library
+    CACHE.mkdir(parents=True, exist_ok=True)
+    jar = CACHE / PROFILER_JAR
+    if not jar.exists() or hashlib.sha1(jar.read_bytes()).hexdigest() != PROFILER_SHA1:
+        log(f"downloading {PROFILER_URL}")
+        partial = jar.with_suffix(".part")
+        urllib.request.urlretrieve(PROFILER_URL, partial)
+        digest = hashlib.sha1(partial.read_bytes()).hexdigest()
+        if digest != PROFILER_SHA1:
+            partial.unlink()
+            raise SystemExit(f"bench.profile: {PROFILER_JAR} has SHA-1 {digest}, expected {PROFILER_SHA1}")
+        partial.rename(jar)
+    library.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(jar) as archive:
+        library.write_bytes(archive.read("linux-x64/libasyncProfiler.so"))
+    return library
+
+
+def run_job(data_dir: Path, *, outputs: str, parallelism: int, jvm_extra: str = "", py_spy: Path | None = None) -> dict:
+    """One run of the plan in a fresh process and JVM; returns the child's figures."""
+    from lakehouse import config
+
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("PYFLINK_", "_PYFLINK", "FLINK_")) and key != "JVM_ARGS"
+    }
+    env |= {
+        "LAKEHOUSE_PROFILE": "embedded",
+        "LAKEHOUSE_DATA_DIR": str(data_dir),
+        "LAKEHOUSE_SINK_MODE": "blackhole",
+        "LAKEHOUSE_OUTPUTS": outputs,
+        "LAKEHOUSE_PARALLELISM": str(parallelism),
+        "LAKEHOUSE_JVM_OPTIONS": f"{config.load('embedded').jvm_options} {jvm_extra}".strip(),
+    }
+    command = [sys.executable, "-m", "bench.profile", "--child"]
+    if py_spy:
+        sampler = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+        command = [
+            sampler,
+            "record",
+            "--subprocesses",
+            "--nonblocking",
+            "-r",
+            "50",
+            "-f",
+            "raw",
+            "-o",
+            str(py_spy),
+            "--",
+            *command,
+        ]
+    # A job that fails restarts without end on the mini-cluster: the timeout bounds it.
+    done = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, timeout=1200)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(
+            f"the run with outputs {outputs or 'all'!r} failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+        )
+    return json.loads(lines[-1])
+
+
+def child() -> int:
+    """Build and run the plan with the settings in the environment; print its figures as JSON."""
+    from jobs import orders_pipeline
+    from lakehouse import config
+    from lakehouse.flink_env import create_table_env
+
+    settings = config.load()
+    started = time.monotonic()
+    # Checkpoints to local files, as `lakehouse run` takes them (in the JobManager's memory they
+    # would fail: the plan's state is larger than its 5 MiB limit).
+    checkpoints = (settings.data_dir / "checkpoints" / str(os.getpid())).resolve()
+    t_env = create_table_env(settings, extra_options={"execution.checkpointing.dir": checkpoints.as_uri()})
+    statements = orders_pipeline.build(t_env, settings)
+    planned = time.monotonic()
+    result = statements.execute()
+    result.wait()
+    ended = time.monotonic()
+    net_ms = result.get_job_client().get_job_execution_result().result().get_net_runtime()
+    print(json.dumps({"setup_s": planned - started, "job_s": ended - planned, "net_runtime_s": net_ms / 1000}))
+    return 0
+
+
+def categorize(collapsed: Path) -> tuple[Counter, Counter, Counter, int]:
+    """Samples per kind of work, per operator chain (task thread), and per frame of the task threads."""
+    kinds: Counter = Counter()
+    chains: Counter = Counter()
+    task_frames: Counter = Counter()
+    total = 0
+    for line in collapsed.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        samples = int(count)
+        total += samples
+        frames = stack.split(";")
+        thread = frames[0].strip("[]").split(" tid=")[0]
+        kind = "other"
+        for label, thread_pattern, frame_pattern in CATEGORIES:
+            if (thread_pattern and thread_pattern.search(thread)) or (frame_pattern and frame_pattern.search(stack)):
+                kind = label
+                break
+        kinds[kind] += samples
+        if kind.startswith("tasks"):
+            task_frames[frames[-1]] += samples
+            # "OverAggregate[13] -> Calc[14] -> ... (1/1)#0": one name per chain, whatever its ids
+            chains[re.sub(r"\[\d+\]|#\d+", "", thread)] += samples
+    return kinds, chains, task_frames, total
+
+
+def python_hotspots(raw: Path, top: int) -> tuple[Counter, int]:
+    """Self samples per Python function of the UDF worker (stacks through pyflink's fn_execution)."""
+    functions: Counter = Counter()
+    total = 0
+    for line in raw.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit() or "fn_execution" not in stack:
+            continue
+        total += int(count)
+        leaf = stack.split(";")[-1]
+        functions[re.sub(r":\d+\)?$", ")", leaf)] += int(count)
+    return Counter(dict(functions.most_common(top))), total
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], epilog="See the module docstring for details."
+    )
+    parser.add_argument(
+        "--minutes", type=int, default=60, help="minutes of event time to generate (default 60: 235k events)"
+    )
+    parser.add_argument("--parallelism", type=int, default=1, help="job parallelism (default 1)")
+    parser.add_argument(
+        "--ablations", default="all", help="'all' (default), 'none', or outputs to leave out, comma-separated"
+    )
+    parser.add_argument("--top", type=int, default=15, help="frames to list (default 15)")
+    parser.add_argument("--output", type=Path, help="also write the figures as JSON here")
+    parser.add_argument("--keep", type=Path, help="copy the raw samples here (jvm.collapsed, python.raw)")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        return child()
+
+    from lakehouse import config, embedded, generator, tables
+
+    work = Path(tempfile.mkdtemp(prefix="lakehouse-profile-"))
+    try:
+        settings = config.load("embedded", data_dir=work)
+        events = embedded.prepare_input(settings, generator.GeneratorConfig(minutes=args.minutes), log=log)
+        names = [spec.name for spec in tables.ALL]
+        leave_out = names if args.ablations == "all" else [] if args.ablations == "none" else args.ablations.split(",")
+        variants = [("whole plan", "")]
+        variants += [(f"without {name}", ",".join(n for n in names if n != name)) for name in leave_out]
+        variants += [("parse-only reference (staging)", "staging")]
+        rows = []
+        for label, outputs in variants:
+            log(f"run: {label}")
+            figures = run_job(work, outputs=outputs, parallelism=args.parallelism)
+            rows.append({"variant": label, **figures, "events_per_s": events / figures["net_runtime_s"]})
+            log(f"  {figures['net_runtime_s']:.1f} s job, {events / figures['net_runtime_s']:,.0f} events/s")
+
+        log("run: whole plan with async-profiler (and py-spy when installed)")
+        collapsed = work / "jvm.collapsed"
+        agent = f"-agentpath:{profiler_library()}=start,event=cpu,interval=10ms,threads,collapsed,file={collapsed}"
+        has_py_spy = bool(shutil.which("py-spy") or (Path(sys.executable).parent / "py-spy").exists())
+        raw = work / "python.raw" if has_py_spy else None
+        profiled = run_job(work, outputs="", parallelism=args.parallelism, jvm_extra=agent, py_spy=raw)
+        report = _print_report(events, rows, profiled, collapsed, raw, args.top)
+        if args.output:
+            args.output.write_text(json.dumps(report, indent=2) + "\n")
+        if args.keep:
+            args.keep.mkdir(parents=True, exist_ok=True)
+            for path in (collapsed, raw):
+                if path and path.exists():
+                    shutil.copy(path, args.keep / path.name)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def _print_report(events: int, rows: list[dict], profiled: dict, collapsed: Path, raw: Path | None, top: int) -> dict:
+    whole = rows[0]["net_runtime_s"]
+    print(f"\nAblations: {events:,} events, every table into blackhole, embedded mini-cluster")
+    print(f"{'variant':<44} {'job s':>7} {'events/s':>9} {'vs whole':>9}")
+    for row in rows:
+        print(
+            f"{row['variant']:<44} {row['net_runtime_s']:7.1f} {row['events_per_s']:9,.0f} {row['net_runtime_s'] / whole:9.2f}"
+        )
+    report: dict = {"events": events, "ablations": rows, "profiled_run": profiled}
+    if collapsed.exists():
+        kinds, chains, frames, total = categorize(collapsed)
+        print(
+            f"\nJVM CPU samples of the whole plan ({total:,} samples at 10 ms, job {profiled['net_runtime_s']:.1f} s):"
+        )
+        for kind, samples in kinds.most_common():
+            print(f"  {kind:<40} {100 * samples / total:5.1f} %")
+        task_total = sum(frames.values()) or 1
+        print("Operator chains (task threads; share of the tasks' samples):")
+        for chain, samples in chains.most_common(8):
+            print(f"  {100 * samples / task_total:5.1f} %  {chain[:150]}")
+        print(f"Hottest frames of the task threads (self samples, share of the tasks' {task_total:,}):")
+        for frame, samples in frames.most_common(top):
+            print(f"  {100 * samples / task_total:5.1f} %  {frame[:110]}")
+        report["jvm"] = {
+            "samples": total,
+            "kinds": dict(kinds),
+            "chains": dict(chains),
+            "task_frames": dict(frames.most_common(top)),
+        }
+    else:
+        print("\n(async-profiler wrote no samples: the JVM did not exit cleanly)")
+    if raw and raw.exists():
+        functions, total = python_hotspots(raw, top)
+        print(f"\nPython UDF worker ({total:,} samples at 50/s, py-spy); hottest functions (self):")
+        for function, samples in functions.most_common():
+            print(f"  {100 * samples / max(total, 1):5.1f} %  {function[:110]}")
+        report["python"] = {"samples": total, "functions": dict(functions)}
+    elif raw is None:
+        print("\n(py-spy is not installed: LAKEHOUSE_EXTRAS=profile scripts/with-env.sh ... adds it)")
+    return report
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
