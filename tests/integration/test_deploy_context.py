@@ -6,13 +6,14 @@ Docker itself is not available here (deploy/README.md); this checks everything u
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from lakehouse import flink_cluster
 
 pytestmark = pytest.mark.integration
 
@@ -66,7 +67,9 @@ def test_the_job_plans_from_the_copied_code_alone(context):
     jars = ";".join(
         str(p) for p in sorted([*(root / "lakehouse" / "jars").glob("*.jar"), *(root / "flink" / "lib").glob("*.jar")])
     )
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {
+    # Without what pyflink exported in this test process (PYFLINK_GATEWAY_PORT would make the child
+    # talk to an embedded run's JVM instead of starting its own) and without this checkout's code.
+    env = {k: v for k, v in flink_cluster.clean_environment().items() if k != "PYTHONPATH"} | {
         "PYTHONPATH": str(app),
         "LAKEHOUSE_JOB_JARS": jars,
         "LAKEHOUSE_DATA_DIR": str(root.parent / "data"),
