@@ -155,6 +155,11 @@ def input_digest(settings: Settings) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _checkpoint_number(directory: Path) -> int:
+    number = directory.name.removeprefix("chk-")
+    return int(number) if number.isdigit() else -1
+
+
 class RunRecord:
     """Where embedded runs of this job stand, beside its retained checkpoints: which input the
     tables hold, and whether the last run finished (``<data dir>/runs/<job>/run.json``)."""
@@ -217,9 +222,17 @@ class RunRecord:
         return options
 
     def latest_checkpoint(self) -> Path | None:
-        """The newest complete checkpoint of an earlier run (its _metadata is written last)."""
-        complete = [m.parent for m in self.checkpoints.glob("*/chk-*/_metadata")]
-        return max(complete, key=lambda p: p.stat().st_mtime) if complete else None
+        """The newest complete checkpoint of an earlier run: the one whose _metadata (written last,
+        when the checkpoint completes) is newest, the higher number on a tie.
+
+        Not the directory's time: when a run is cancelled while Flink is still deleting a subsumed
+        checkpoint, deleting its files makes that older directory the most recently modified, and
+        resuming from it would replay what the newer one had already committed."""
+        complete = list(self.checkpoints.glob("*/chk-*/_metadata"))
+        if not complete:
+            return None
+        newest = max(complete, key=lambda m: (m.stat().st_mtime_ns, _checkpoint_number(m.parent)))
+        return newest.parent
 
     def clear_checkpoints(self) -> None:
         shutil.rmtree(self.checkpoints, ignore_errors=True)
