@@ -99,7 +99,10 @@ def run_pipeline(
                 log(
                     f"[{time.monotonic() - started:5.0f}s] job cancelled on request (a rerun resumes from its last checkpoint)"
                 )
-            else:  # it finished while this pass polled
+            else:  # it finished while this pass polled: the input is committed, record it so
+                # (a rerun would otherwise find no retained checkpoint and write everything again)
+                if _status(client, result) == "FINISHED":
+                    runs.finish(digest)
                 log(f"[{time.monotonic() - started:5.0f}s] job had finished before the cancel; stopped here")
             return _inserted(settings, before)
     if status != "FINISHED":
