@@ -1,6 +1,6 @@
 """Profile the pipeline's plan: where the CPU goes, and what each branch of the plan costs.
 
-    make bench-profile                      # the whole profile, about 15 min here
+    make bench-profile                      # the whole profile: one run per ablation, then a profiled run
     scripts/with-env.sh python -m bench.profile --ablations none --minutes 20    # a quick look
 
 Runs the real plan (jobs/orders_pipeline.py) on the embedded mini-cluster over generated input
