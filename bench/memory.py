@@ -1,7 +1,9 @@
-"""Peak resident memory per component of the stack, sampled from /proc while the benchmark runs.
+"""Peak resident memory and CPU time per component of the stack, read from /proc while the benchmark runs.
 
 A component's RSS at one sample is the sum over its processes (a TaskManager's Python workers are
-its descendants); shared pages are counted once per process, so sums over-state a little.
+its descendants); shared pages are counted once per process, so sums over-state a little. CPU time
+(`cpu_seconds`) is user + system time of the same processes: unlike wall time, it hardly moves with
+other work on the machine, so it says where a run's work went even on a shared machine.
 """
 
 from __future__ import annotations
@@ -59,6 +61,48 @@ def _rss_and_ppid(pid: int) -> tuple[int, int] | None:
         elif line.startswith("PPid:"):
             ppid = int(line.split()[1])
     return rss, ppid
+
+
+def _cpu_ticks(pid: int) -> int:
+    """User + system clock ticks of a process from /proc/<pid>/stat (0 if it is gone)."""
+    try:
+        text = (Path("/proc") / str(pid) / "stat").read_text()
+    except OSError:
+        return 0
+    # The command name (field 2) may hold spaces: fields after its closing parenthesis.
+    rest = text[text.rfind(")") + 2 :].split()
+    return int(rest[11]) + int(rest[12])  # utime, stime (fields 14 and 15)
+
+
+def cpu_seconds(state_dir: str | None = None) -> dict[str, float]:
+    """CPU seconds used so far by each of this stack's services (Python workers apart), from /proc.
+
+    Processes that already exited are not counted: take both readings of a difference while the
+    processes of interest run (a job's Python workers end with the job)."""
+    state_dir = state_dir or own_state_dir()
+    procs: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (found := _rss_and_ppid(int(entry.name))) is not None:
+            procs[int(entry.name)] = found[1]
+    children: dict[int, list[int]] = {}
+    for pid, ppid in procs.items():
+        children.setdefault(ppid, []).append(pid)
+    tick = os.sysconf("SC_CLK_TCK")
+    totals: dict[str, float] = {}
+    for pid in procs:
+        component = classify(cmdline := _cmdline(pid))
+        if component not in _STATEFUL or not is_own(component, cmdline, state_dir):
+            continue
+        totals[component] = totals.get(component, 0.0) + _cpu_ticks(pid) / tick
+        if component == "flink-taskmanager":
+            workers = sum(_cpu_ticks(child) for child in _tree(pid, children)) / tick
+            totals["flink-taskmanager python workers"] = totals.get("flink-taskmanager python workers", 0.0) + workers
+    return totals
+
+
+def cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """CPU seconds per component between two `cpu_seconds` readings (a process new since counts whole)."""
+    return {name: round(after[name] - before.get(name, 0.0), 2) for name in sorted(after)}
 
 
 def classify(cmdline: str) -> str | None:

@@ -81,7 +81,15 @@ def profiler_library() -> Path:
     return library
 
 
-def run_job(data_dir: Path, *, outputs: str, parallelism: int, jvm_extra: str = "", py_spy: Path | None = None) -> dict:
+def run_job(
+    data_dir: Path,
+    *,
+    outputs: str,
+    parallelism: int,
+    sink: str = "blackhole",
+    jvm_extra: str = "",
+    py_spy: Path | None = None,
+) -> dict:
     """One run of the plan in a fresh process and JVM; returns the child's figures."""
     from lakehouse import config
 
@@ -93,7 +101,7 @@ def run_job(data_dir: Path, *, outputs: str, parallelism: int, jvm_extra: str = 
     env |= {
         "LAKEHOUSE_PROFILE": "embedded",
         "LAKEHOUSE_DATA_DIR": str(data_dir),
-        "LAKEHOUSE_SINK_MODE": "blackhole",
+        "LAKEHOUSE_SINK_MODE": sink,
         "LAKEHOUSE_OUTPUTS": outputs,
         "LAKEHOUSE_PARALLELISM": str(parallelism),
         "LAKEHOUSE_JVM_OPTIONS": f"{config.load('embedded').jvm_options} {jvm_extra}".strip(),
@@ -133,6 +141,12 @@ def child() -> int:
 
     settings = config.load()
     started = time.monotonic()
+    if settings.sink_mode == "delta":
+        # Fresh tables for every run: the Delta sink appends, and each run is compared alone.
+        from lakehouse import storage
+
+        shutil.rmtree(Path(settings.tables_uri()), ignore_errors=True)
+        storage.ensure_tables(settings)
     # Checkpoints to local files, as `lakehouse run` takes them (in the JobManager's memory they
     # would fail: the plan's state is larger than its 5 MiB limit).
     checkpoints = (settings.data_dir / "checkpoints" / str(os.getpid())).resolve()
@@ -199,6 +213,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--ablations", default="all", help="'all' (default), 'none', or outputs to leave out, comma-separated"
     )
+    parser.add_argument(
+        "--sink",
+        choices=("blackhole", "delta", "both"),
+        default="blackhole",
+        help="where the tables go: blackhole (default), the Delta sink on local disk, or both (a Delta run "
+        "beside each blackhole run, and the profiled run into Delta)",
+    )
     parser.add_argument("--top", type=int, default=15, help="frames to list (default 15)")
     parser.add_argument("--output", type=Path, help="also write the figures as JSON here")
     parser.add_argument("--keep", type=Path, help="copy the raw samples here (jvm.collapsed, python.raw)")
@@ -218,20 +239,28 @@ def main(argv: list[str] | None = None) -> int:
         variants = [("whole plan", "")]
         variants += [(f"without {name}", ",".join(n for n in names if n != name)) for name in leave_out]
         variants += [("parse-only reference (staging)", "staging")]
+        sinks = ("blackhole", "delta") if args.sink == "both" else (args.sink,)
         rows = []
         for label, outputs in variants:
-            log(f"run: {label}")
-            figures = run_job(work, outputs=outputs, parallelism=args.parallelism)
-            rows.append({"variant": label, **figures, "events_per_s": events / figures["net_runtime_s"]})
-            log(f"  {figures['net_runtime_s']:.1f} s job, {events / figures['net_runtime_s']:,.0f} events/s")
+            for sink in sinks:
+                if sink == "delta" and outputs == "staging":
+                    continue  # the parse-only reference writes no table
+                name = f"{label}, into Delta" if sink == "delta" else label
+                log(f"run: {name}")
+                figures = run_job(work, outputs=outputs, parallelism=args.parallelism, sink=sink)
+                rows.append({"variant": name, **figures, "events_per_s": events / figures["net_runtime_s"]})
+                log(f"  {figures['net_runtime_s']:.1f} s job, {events / figures['net_runtime_s']:,.0f} events/s")
 
-        log("run: whole plan with async-profiler (and py-spy when installed)")
+        profiled_sink = "blackhole" if args.sink == "blackhole" else "delta"
+        log(f"run: whole plan into {profiled_sink} with async-profiler (and py-spy when installed)")
         collapsed = work / "jvm.collapsed"
         agent = f"-agentpath:{profiler_library()}=start,event=cpu,interval=10ms,threads,collapsed,file={collapsed}"
         has_py_spy = bool(shutil.which("py-spy") or (Path(sys.executable).parent / "py-spy").exists())
         raw = work / "python.raw" if has_py_spy else None
-        profiled = run_job(work, outputs="", parallelism=args.parallelism, jvm_extra=agent, py_spy=raw)
-        report = _print_report(events, rows, profiled, collapsed, raw, args.top)
+        profiled = run_job(
+            work, outputs="", parallelism=args.parallelism, sink=profiled_sink, jvm_extra=agent, py_spy=raw
+        )
+        report = _print_report(events, rows, profiled, collapsed, raw, args.top, profiled_sink)
         if args.output:
             args.output.write_text(json.dumps(report, indent=2) + "\n")
         if args.keep:
@@ -244,9 +273,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _print_report(events: int, rows: list[dict], profiled: dict, collapsed: Path, raw: Path | None, top: int) -> dict:
+def _print_report(
+    events: int, rows: list[dict], profiled: dict, collapsed: Path, raw: Path | None, top: int, sink: str = "blackhole"
+) -> dict:
     whole = rows[0]["net_runtime_s"]
-    print(f"\nAblations: {events:,} events, every table into blackhole, embedded mini-cluster")
+    print(f"\nAblations: {events:,} events, embedded mini-cluster; tables into blackhole unless 'into Delta'")
     print(f"{'variant':<44} {'job s':>7} {'events/s':>9} {'vs whole':>9}")
     for row in rows:
         print(
@@ -256,7 +287,8 @@ def _print_report(events: int, rows: list[dict], profiled: dict, collapsed: Path
     if collapsed.exists():
         kinds, chains, frames, total = categorize(collapsed)
         print(
-            f"\nJVM CPU samples of the whole plan ({total:,} samples at 10 ms, job {profiled['net_runtime_s']:.1f} s):"
+            f"\nJVM CPU samples of the whole plan into {sink} ({total:,} samples at 10 ms, "
+            f"job {profiled['net_runtime_s']:.1f} s):"
         )
         for kind, samples in kinds.most_common():
             print(f"  {kind:<40} {100 * samples / total:5.1f} %")

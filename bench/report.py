@@ -106,6 +106,35 @@ def _throughput(results: dict) -> list[str]:
     ]
 
 
+def _cpu(results: dict) -> list[str]:
+    runs = [r for r in results.get("throughput") or [] if r.get("cpu_seconds")]
+    if not runs:
+        return []
+    components = sorted({name for run in runs for name in run["cpu_seconds"]})
+    rows = []
+    for run in runs:
+        per_100k = 100_000 / run["events"]
+        used = run["cpu_seconds"]
+        rows.append(
+            [
+                f"{run['sink']} p{run['parallelism']}",
+                *[used.get(name, 0.0) * per_100k for name in components],
+                sum(used.values()) * per_100k,
+            ]
+        )
+    return [
+        "### CPU seconds per 100,000 events, per service",
+        "",
+        "User + system CPU time of each service's processes (from /proc) between the run's submission "
+        "and its last clock, per 100,000 input events. Unlike the rates above, CPU time hardly moves "
+        "with other work on the machine: the difference between a pipeline run and its ceiling is what "
+        "writing the tables costs, and where (the job's own tasks, S3, Kafka).",
+        "",
+        markdown_table(["run", *components, "all"], rows, digits=1),
+        "",
+    ]
+
+
 # The Flink job's own processes, summed for its peak (Kafka and S3 serve both engines alike).
 FLINK_COMPONENTS = ("flink-jobmanager", "flink-taskmanager", "flink-taskmanager python workers")
 SPARK_COMPONENT = "spark peer (driver JVM + python)"
@@ -435,6 +464,7 @@ def render(results: dict) -> str:
         ]
     lines += (
         _throughput(results)
+        + _cpu(results)
         + _freshness(results)
         + _engines(results)
         + _variants(results)

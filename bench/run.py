@@ -50,6 +50,9 @@ MODES = {
         "throughput_gen": {"minutes": 60, "orders_per_second": 18.0},  # about 300,000 events
         "parallelisms": (1, 2),
         "freshness": {"rate": 1000.0, "seconds": 45.0},  # 2,000/s ran behind: the pipeline sustains ~3k
+        # Freshness is measured at a 2 s checkpoint interval (the sinks commit per checkpoint);
+        # throughput at the job's default (5 s) unless --checkpoint-interval-ms says otherwise.
+        "freshness_checkpoint_interval_ms": 2_000,
         "query_rows": (1_000_000, 10_000_000),
         "query_repeats": {1_000_000: 2, 10_000_000: 1},  # 10M: one (cold) run, or the phase passes 15 min
         # The sink's commits on an empty table and on the queries' largest table: a 2 s checkpoint
@@ -63,6 +66,7 @@ MODES = {
         "throughput_gen": {"minutes": 10, "orders_per_second": 14.0},  # about 39,000 events
         "parallelisms": (2,),
         "freshness": {"rate": 1000.0, "seconds": 20.0},
+        "freshness_checkpoint_interval_ms": 2_000,
         "query_rows": (1_000_000,),
         "query_repeats": {1_000_000: 2},
         "commits": {"commits": 10, "rows_per_commit": 2_000},
@@ -165,7 +169,11 @@ def _variant_runs(text: str, mode: dict, args: argparse.Namespace, sampler: Samp
 
     The baseline of the comparison is the main run's p2 pipeline run and freshness run."""
     values = parse_variant(text)
-    checkpoint_ms = int(values.get("checkpoint_interval_ms", args.checkpoint_interval_ms))
+    given = values.get("checkpoint_interval_ms", args.checkpoint_interval_ms)
+    checkpoint_ms = (
+        int(given) if given else config.Settings().checkpoint_interval_ms,
+        int(given) if given else mode["freshness_checkpoint_interval_ms"],
+    )
     state_backend = str(values.get("state_backend", ""))
     out: dict = {"variant": text}
     # The job reads its source options from the environment `flink run` passes on.
@@ -191,14 +199,15 @@ def _environment(name: str, value: str):
             os.environ[name] = before
 
 
-def _variant_measure(out, mode, args, sampler, results, checkpoint_ms, state_backend) -> None:
+def _variant_measure(out, mode, args, sampler, results, checkpoint_ms: tuple[int, int], state_backend) -> None:
+    """checkpoint_ms: the intervals of the throughput run and of the freshness run."""
     if results.get("input"):
         data = stack.Input(**results["input"])
         out["throughput"] = stack.throughput_run(
             data,
             parallelism=2,
             sink_mode="delta",
-            checkpoint_interval_ms=checkpoint_ms,
+            checkpoint_interval_ms=checkpoint_ms[0],
             sampler=sampler,
             log=_log,
             state_backend=state_backend,
@@ -207,7 +216,7 @@ def _variant_measure(out, mode, args, sampler, results, checkpoint_ms, state_bac
         out["freshness"] = stack.freshness_run(
             **mode["freshness"],
             parallelism=2,
-            checkpoint_interval_ms=checkpoint_ms,
+            checkpoint_interval_ms=checkpoint_ms[1],
             poll_every=0.5,
             sampler=sampler,
             log=_log,
@@ -228,7 +237,10 @@ def stack_phase(mode: dict, args: argparse.Namespace, sampler: Sampler, results:
     _log(f"stack up in {results['durations']['stack_up_s']}s")
     try:
         if "throughput" in args.phases:
-            data = stack.produce_input(generator.GeneratorConfig(**mode["throughput_gen"]), log=_log)
+            gen = dict(mode["throughput_gen"])
+            if args.throughput_minutes:
+                gen["minutes"] = args.throughput_minutes
+            data = stack.produce_input(generator.GeneratorConfig(**gen), log=_log)
             results["input"] = vars(data)
             for parallelism in args.parallelisms or mode["parallelisms"]:
                 for sink in args.sinks:
@@ -237,7 +249,8 @@ def stack_phase(mode: dict, args: argparse.Namespace, sampler: Sampler, results:
                             data,
                             parallelism=parallelism,
                             sink_mode=sink,
-                            checkpoint_interval_ms=args.checkpoint_interval_ms,
+                            checkpoint_interval_ms=args.checkpoint_interval_ms
+                            or config.Settings().checkpoint_interval_ms,
                             sampler=sampler,
                             log=_log,
                         )
@@ -246,7 +259,7 @@ def stack_phase(mode: dict, args: argparse.Namespace, sampler: Sampler, results:
             results["freshness"] = stack.freshness_run(
                 **mode["freshness"],
                 parallelism=2,
-                checkpoint_interval_ms=args.checkpoint_interval_ms,
+                checkpoint_interval_ms=args.checkpoint_interval_ms or mode["freshness_checkpoint_interval_ms"],
                 poll_every=0.5,
                 sampler=sampler,
                 log=_log,
@@ -335,7 +348,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--lock", default=os.environ.get("LAKEHOUSE_STACK_LOCK"), help="flock this file around the stack phase"
     )
-    parser.add_argument("--checkpoint-interval-ms", type=int, default=config.Settings().checkpoint_interval_ms)
+    parser.add_argument(
+        "--checkpoint-interval-ms",
+        type=int,
+        help="for every run (default: the job's own, 5 s, for throughput; 2 s for freshness)",
+    )
+    parser.add_argument(
+        "--throughput-minutes",
+        type=int,
+        help="minutes of event time produced for the throughput runs (full mode: 60, about 300,000 "
+        "records; 200 makes about 1,000,000)",
+    )
     parser.add_argument(
         "--parallelisms", type=lambda v: tuple(int(p) for p in v.split(",")), help="e.g. 2 (default: the mode's)"
     )
@@ -368,7 +391,10 @@ def main(argv: list[str] | None = None) -> int:
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine.describe(),
         "load_average_at_start": machine.load_average(),
-        "settings": {"checkpoint_interval_ms": args.checkpoint_interval_ms},
+        "settings": {
+            "checkpoint_interval_ms": args.checkpoint_interval_ms or config.Settings().checkpoint_interval_ms,
+            "freshness_checkpoint_interval_ms": args.checkpoint_interval_ms or mode["freshness_checkpoint_interval_ms"],
+        },
         "durations": {},
         "throughput": [],
         "variants": [],

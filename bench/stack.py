@@ -32,7 +32,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from deltalake import DeltaTable
 
-from bench import stats
+from bench import memory, stats
 from bench.memory import Sampler
 from bench.stats import percentile
 from lakehouse import config, contract, flink_cluster, generator, producer, storage, tables
@@ -228,6 +228,7 @@ def throughput_run(
     if writes:
         storage.ensure_tables(settings)
     submit_started = time.monotonic()
+    cpu_before = memory.cpu_seconds()
     job_id = flink_cluster.submit(settings, env=job_env(settings))
     submit_seconds = time.monotonic() - submit_started
     log(f"{name}: submitted in {submit_seconds:.1f}s (job {job_id})")
@@ -261,6 +262,8 @@ def throughput_run(
                 f"{name}: not done after {timeout:.0f}s (marks {marks}, silver rows {rows:,}; "
                 f"source metrics: {progress.names('src_order_events')[:20]})"
             )
+        # Before the cancel: the job's Python workers end with it, and their CPU time with them.
+        cpu = memory.cpu_used(cpu_before, memory.cpu_seconds())
     finally:
         if flink_cluster.job_state(settings, job_id) in ("RUNNING", "RESTARTING", "CREATED", "INITIALIZING"):
             flink_cluster.cancel(settings, job_id)
@@ -282,6 +285,9 @@ def throughput_run(
         "after_first_record_events_per_second": stats.rate(
             data.records, seconds["source_read"] - seconds.get("first_record", 0)
         ),
+        # CPU seconds per service from submission to the last clock (the `flink run` client apart):
+        # where the run's work went, whatever else the machine was doing.
+        "cpu_seconds": cpu,
     }
     if "silver_committed" in seconds:
         result.update(

@@ -125,3 +125,24 @@ def test_every_commit_carries_the_transaction_of_the_writer_that_made_it(setting
     # silver.order_events had commits before the first run was cancelled (that is when it was
     # cancelled), so both Flink jobs, the cancelled one and the resumed one, committed to it.
     assert len(jobs_per_table[tables.ORDER_EVENTS.name]) == 2, jobs_per_table
+
+
+def test_at_parallelism_two_every_writer_of_a_checkpoint_lands_in_one_log_version(tmp_path_factory):
+    # Ten minutes of event time at parallelism 2: both writer subtasks of each table hand over
+    # files at the same checkpoints. One committer commits them together (the sink's pre-commit
+    # funnel): a version holds the transactions of both subtasks, and no two versions hold the
+    # same checkpoint. Without the funnel each subtask's committer wrote its own version.
+    gen = generator.GeneratorConfig(minutes=10)
+    s = config.load(
+        "embedded", data_dir=tmp_path_factory.mktemp("embedded-p2"), parallelism=2, checkpoint_interval_ms=2000
+    )
+    embedded.prepare_input(s, gen)
+    embedded.run_pipeline(s)
+    _assert_tables_match(s, Model(generator.generate(gen), rules.load(s.rules_file)))
+    table = DeltaTable(storage.table_uri(s, tables.ORDER_EVENTS))
+    appends = [h for h in table.history() if h.get("operation") == "STREAMING UPDATE"]
+    transactions = [json.loads(h["lakehouse.transactions"]) for h in appends]
+    subtasks = [sorted(app_id.rsplit("/", 1)[1] for app_id in t) for t in transactions]
+    assert ["0", "1"] in subtasks, f"no version holds both writer subtasks' files: {subtasks}"
+    checkpoints = [h["operationParameters"]["epochId"] for h in appends]
+    assert len(checkpoints) == len(set(checkpoints)), f"two versions for one checkpoint: {checkpoints}"

@@ -211,3 +211,29 @@ def test_freshness_figures_measure_silver_from_create_time_and_gold_from_the_wat
     assert figures["produced_silver_events"] == 3 and figures["silver_seen"] == 2
     assert figures["silver_max_s"] == 4.0
     assert figures["gold_rows"] == 1 and figures["gold_max_s"] == 8.0
+
+
+def test_render_gives_cpu_seconds_per_100k_events_for_each_run():
+    results = dict(RESULTS)
+    results["throughput"] = [
+        {**RESULTS["throughput"][0], "cpu_seconds": {"flink-taskmanager": 20.0, "seaweedfs": 4.0}},
+        {**RESULTS["throughput"][1], "cpu_seconds": {"flink-taskmanager": 12.0}},
+    ]
+    text = report.render(results)
+    assert "### CPU seconds per 100,000 events, per service" in text
+    # 40,000 events: 20 s -> 50 per 100k; a service a run did not use counts 0.
+    assert "| delta p2     |              50.0 |      10.0 | 60.0 |" in text
+    assert "| blackhole p2 |              30.0 |       0.0 | 30.0 |" in text
+
+
+def test_cpu_time_of_a_running_process_grows_and_differences_are_per_service():
+    import os
+
+    from bench import memory
+
+    before = memory._cpu_ticks(os.getpid())
+    sum(i * i for i in range(2_000_000))  # some CPU work of our own
+    assert memory._cpu_ticks(os.getpid()) > before
+    assert memory._cpu_ticks(2**22 + 7) == 0  # no such process
+    used = memory.cpu_used({"kafka": 1.0}, {"kafka": 3.5, "seaweedfs": 2.0})
+    assert used == {"kafka": 2.5, "seaweedfs": 2.0}

@@ -13,6 +13,10 @@ import org.apache.flink.api.connector.sink2.SupportsCommitter;
 import org.apache.flink.api.connector.sink2.SupportsWriterState;
 import org.apache.flink.api.connector.sink2.WriterInitContext;
 import org.apache.flink.core.io.SimpleVersionedSerializer;
+import org.apache.flink.streaming.api.connector.sink2.CommittableMessage;
+import org.apache.flink.streaming.api.connector.sink2.CommittableMessageTypeInfo;
+import org.apache.flink.streaming.api.connector.sink2.SupportsPreCommitTopology;
+import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.table.data.RowData;
 import org.apache.flink.table.types.logical.RowType;
 
@@ -20,9 +24,12 @@ import org.apache.flink.table.types.logical.RowType;
  * An exactly-once Delta Lake sink (Sink V2): {@link DeltaWriter} writes Parquet files and hands
  * them over per checkpoint; {@link DeltaCommitter} commits them to the log when the checkpoint
  * completes. The writer keeps no state of its own (its files are in the committables, which Flink
- * keeps in the committer's state); it is "stateful" only to learn checkpoint ids.
+ * keeps in the committer's state); it is "stateful" only to learn checkpoint ids. Between them,
+ * {@link CommittableFunnel} sends every writer's committables to one committer subtask, so each
+ * checkpoint is one log version whatever the parallelism.
  */
-public final class DeltaSink implements Sink<RowData>, SupportsCommitter<DeltaCommittable>, SupportsWriterState<RowData, Void> {
+public final class DeltaSink implements Sink<RowData>, SupportsCommitter<DeltaCommittable>, SupportsWriterState<RowData, Void>,
+        SupportsPreCommitTopology<DeltaCommittable, DeltaCommittable> {
     private static final long serialVersionUID = 1L;
 
     private final RowType rowType;
@@ -81,6 +88,22 @@ public final class DeltaSink implements Sink<RowData>, SupportsCommitter<DeltaCo
                 return null;
             }
         };
+    }
+
+    @Override
+    public DataStream<CommittableMessage<DeltaCommittable>> addPreCommitTopology(DataStream<CommittableMessage<DeltaCommittable>> committables) {
+        return committables
+                .global()
+                .transform("Delta committables: " + tableName, CommittableMessageTypeInfo.of(DeltaCommittableSerializer::new),
+                        new CommittableFunnel())
+                .setParallelism(1)
+                .setMaxParallelism(1)
+                .global();
+    }
+
+    @Override
+    public SimpleVersionedSerializer<DeltaCommittable> getWriteResultSerializer() {
+        return new DeltaCommittableSerializer();
     }
 
     @Override
