@@ -25,11 +25,8 @@ def create_table_env(settings: Settings, *, extra_options: dict[str, str] | None
 
     ``extra_options`` are set on top (the embedded runner's checkpoint directory and restore path)."""
     # The embedded mini-cluster runs in the JVM that pyflink starts; without an explicit heap it
-    # takes a quarter of RAM. Only the pyflink gateway reads JVM_ARGS. The console shows warnings
-    # and errors only (pyflink's log4j-console threshold); everything is in FLINK_LOG_DIR's file.
-    os.environ.setdefault(
-        "JVM_ARGS", f"-Xms256m -Xmx{settings.jvm_heap} -Dconsole.log.level=WARN {settings.jvm_options}".strip()
-    )
+    # takes a quarter of RAM. Only the pyflink gateway reads JVM_ARGS.
+    os.environ.setdefault("JVM_ARGS", f"-Xms256m -Xmx{settings.jvm_heap} {settings.jvm_options}".strip())
     # Keep the mini-cluster's logs with the data instead of inside site-packages.
     log_dir = settings.data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
