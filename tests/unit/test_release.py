@@ -52,6 +52,7 @@ def _unpacked(tmp_path) -> release.Release:
 
 def test_flink_run_ships_the_release_with_flinks_own_options(tmp_path, monkeypatch):
     monkeypatch.setenv("LAKEHOUSE_FLINK_HOME", str(tmp_path / "flink"))
+    monkeypatch.delenv("LAKEHOUSE_FLINK_REST", raising=False)  # the profile's default, whatever the shell says
     built = _unpacked(tmp_path)
     command = flink_cluster.run_command(config.load("local"), release=built)
     options = dict(zip(command[5::2], command[6::2], strict=True))
