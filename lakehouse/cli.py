@@ -188,9 +188,24 @@ def cmd_submit(args: argparse.Namespace) -> int:
         command = flink_cluster.run_command(settings, savepoint=args.from_savepoint, release=_release(args))
         print(" ".join(command))
         return 0
-    if args.from_savepoint and not args.skip_state_check:
-        from lakehouse import fingerprint, storage
+    refused = _preflight(settings, args)
+    if refused:
+        return refused
+    storage.ensure_tables(settings)
+    job_id = flink_cluster.submit(settings, savepoint=args.from_savepoint, release=_release(args))
+    _log(
+        f"submitted {settings.job_name}: job {job_id}; its Delta sinks commit at every checkpoint. "
+        "Keep gold.orders_current following with `lakehouse follow --follow`"
+    )
+    return 0
 
+
+def _preflight(settings: config.Settings, args: argparse.Namespace) -> int:
+    """Before a job starts: 3 (and why, on stderr) when it must not, else 0. A restore's state
+    must fit the new code; a start without state must not read input the tables already hold."""
+    from lakehouse import fingerprint, storage
+
+    if args.from_savepoint and not args.skip_state_check:
         _log(f"pre-flight: comparing the state layout of the new code with {args.from_savepoint} ...")
         check = fingerprint.check_restore(settings, args.from_savepoint)
         if not check.ok:
@@ -212,12 +227,30 @@ def cmd_submit(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 3
+    return 0
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    from lakehouse import application, storage
+
+    settings = _settings(args)
+    if args.action == "status":
+        code, report = application.status()
+        print(report)
+        return code
+    if args.action == "stop":
+        location = application.stop(settings, savepoint=not args.no_savepoint, target=args.savepoint_dir)
+        _log(f"stopped the application cluster's job with savepoint {location}" if location else "stopped")
+        return 0
+    if args.no_package:
+        print("an application cluster runs a release: --no-package does not apply", file=sys.stderr)
+        return 2
+    refused = _preflight(settings, args)
+    if refused:
+        return refused
     storage.ensure_tables(settings)
-    job_id = flink_cluster.submit(settings, savepoint=args.from_savepoint, release=_release(args))
-    _log(
-        f"submitted {settings.job_name}: job {job_id}; its Delta sinks commit at every checkpoint. "
-        "Keep gold.orders_current following with `lakehouse follow --follow`"
-    )
+    application.start(settings, _release(args), savepoint=args.from_savepoint, log=_log)
+    _log("stop it with a savepoint: `lakehouse app stop`; restore: `lakehouse app start --from-savepoint <path>`")
     return 0
 
 
@@ -424,6 +457,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="submit with this machine's venv as the workers' Python (only TaskManagers on this machine can run it)",
     )
     p.set_defaults(func=cmd_submit)
+    p = sub.add_parser(
+        "app",
+        parents=[common],
+        help="run the job as a Flink application cluster (standalone application mode, as on Kubernetes)",
+    )
+    p.add_argument("action", choices=("start", "stop", "status"))
+    p.add_argument("--parallelism", type=int, help="the job's parallelism, and the TaskManager's slots (start)")
+    p.add_argument("--from-savepoint", help="start restored from this savepoint (start)")
+    p.add_argument(
+        "--fresh-start", action="store_true", help="as for submit: start without state over tables that hold commits"
+    )
+    p.add_argument(
+        "--skip-state-check", action="store_true", help="as for submit: restore without the fingerprint check"
+    )
+    p.add_argument("--package", metavar="ARCHIVE", help="the release archive to run (default: this checkout's)")
+    p.add_argument("--no-package", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--savepoint-dir", help="savepoint target directory for stop (default: the cluster's)")
+    p.add_argument("--no-savepoint", action="store_true", help="stop: end the cluster without a savepoint")
+    p.set_defaults(func=cmd_app)
     p = sub.add_parser(
         "package",
         parents=[common],

@@ -17,6 +17,11 @@ FLINK_CONF=$FLINK_HOME_DIR/conf/config.yaml
 REST_URL=http://$LAKEHOUSE_BIND_HOST:$FLINK_REST_PORT
 JM=flink-jobmanager
 TM_PREFIX=flink-taskmanager-
+APP_STATE=$FLINK_STATE/app
+APP_HOME=$APP_STATE/home
+APP_REST_URL=http://$LAKEHOUSE_BIND_HOST:$FLINK_APP_REST_PORT
+APP_JM=flink-app-jobmanager
+APP_TM=flink-app-taskmanager
 
 usage() {
   # shellcheck disable=SC2153  # FLINK_VERSION comes from stack.env
@@ -42,6 +47,15 @@ Commands:
                           then plugin:<jar> for plugins/ (deploy/build.sh puts the same files in the image)
   cli ARGS...             run FLINK_HOME/bin/flink ARGS... against this cluster,
                           e.g. cli run -d -py jobs/x.py ; cli list ; cli stop --savepointPath s3://...
+  app-start RELEASE SLOTS -- ARGS...
+                          an application cluster for one job (standalone application mode, what the
+                          Kubernetes operator runs): a FLINK_HOME of the distribution plus RELEASE's
+                          cluster/lib and cluster/plugins (an unpacked \`lakehouse package\`), a JobManager
+                          running bin/standalone-job.sh ARGS on REST $FLINK_APP_REST_PORT / RPC $FLINK_APP_JM_RPC_PORT,
+                          one TaskManager with SLOTS slots; waits until REST answers
+  app-stop                stop the application cluster's TaskManager and JobManager
+  app-status              its processes; exit 0 when its REST API answers, 3 stopped, 1 unhealthy
+  app-rest                print its REST URL
 
 Memory: JobManager $FLINK_JM_MEMORY, TaskManager $FLINK_TM_MEMORY (process sizes). State backend RocksDB,
 checkpoints s3://$LAKEHOUSE_BUCKET/flink/checkpoints, savepoints s3://$LAKEHOUSE_BUCKET/flink/savepoints
@@ -433,6 +447,85 @@ cmd_stop_taskmanager() {
   stop_service "$name" "$FLINK_STOP_TIMEOUT"
 }
 
+# --- application cluster ----------------------------------------------------------
+# FLINK_HOME for one release: bin/ and opt/ (flink-python) of the distribution, lib/ of the
+# distribution plus the release's cluster/lib, plugins/ from the release: the jars come with the
+# release, as in the container image of deploy/.
+build_app_home() { # RELEASE
+  local release=$1 new=$APP_STATE/home.new item
+  [[ -d $release/cluster/lib && -d $release/cluster/plugins ]] ||
+    die "$release is not an unpacked release (no cluster/lib, cluster/plugins): see \`lakehouse package\`"
+  rm -rf "$new"
+  mkdir -p "$new/lib" "$new/opt" "$new/conf" "$new/plugins"
+  cp -R "$PYFLINK_DIR/bin" "$new/bin"
+  for item in "$PYFLINK_DIR"/lib/*.jar "$release"/cluster/lib/*.jar; do ln -s "$item" "$new/lib/"; done
+  for item in "$PYFLINK_DIR"/opt/*; do ln -s "$item" "$new/opt/"; done
+  for item in "$release"/cluster/plugins/*; do ln -s "$item" "$new/plugins/"; done
+  cp "$FLINK_HOME_DIR"/conf/log4j*.properties "$FLINK_HOME_DIR"/conf/logback*.xml "$new/conf/"
+  rm -rf "$APP_HOME"
+  mv "$new" "$APP_HOME"
+}
+
+# The session cluster's configuration (write_config) on the application cluster's ports, with
+# its own state directories and SLOTS task slots, and no Python interpreter: the job names the
+# release's (-pyexec, -pyclientexec), nothing falls back to this machine's venv.
+write_app_config() { # SLOTS
+  local out=$APP_HOME/conf/config.yaml
+  FLINK_STATE=$APP_STATE FLINK_REST_PORT=$FLINK_APP_REST_PORT FLINK_JM_RPC_PORT=$FLINK_APP_JM_RPC_PORT \
+    FLINK_BLOB_PORT=0 FLINK_TM_RPC_PORTS=0 FLINK_TM_SLOTS=$1 write_config "$out"
+  sed -i -E '/^python\.(client\.)?executable:/d' "$out"
+}
+
+app_env() {
+  flink_env
+  export FLINK_HOME=$APP_HOME FLINK_CONF_DIR=$APP_HOME/conf FLINK_LIB_DIR=$APP_HOME/lib
+  export FLINK_OPT_DIR=$APP_HOME/opt FLINK_PLUGINS_DIR=$APP_HOME/plugins FLINK_BIN_DIR=$APP_HOME/bin
+  export FLINK_LOG_DIR=$APP_STATE/log FLINK_PID_DIR=$APP_STATE/run FLINK_IDENT_STRING=lakehouse-app
+}
+
+app_rest_ready() { curl -fsS -m 5 "$APP_REST_URL/overview" >/dev/null; }
+
+cmd_app_start() { # RELEASE SLOTS -- ARGS...
+  local release=${1:-} slots=${2:-} t0 p
+  (($# >= 3)) && [[ $3 == -- ]] || die "usage: $0 app-start RELEASE SLOTS -- ARGS..."
+  shift 3
+  t0=$(date +%s.%N)
+  find_pyflink
+  require_java17
+  if service_pid $APP_JM >/dev/null; then
+    die "an application cluster is running already ($APP_REST_URL): stop it first ('$0 app-stop')"
+  fi
+  stop_service $APP_TM "$FLINK_STOP_TIMEOUT" # a TaskManager left from a cluster that shut down
+  for p in "$FLINK_APP_REST_PORT" "$FLINK_APP_JM_RPC_PORT"; do
+    require_port_free "$p" "the Flink application cluster"
+  done
+  [[ -f $FLINK_CONF ]] || die "no session cluster configuration yet ($FLINK_CONF): run '$0 install' or start first"
+  build_app_home "$release"
+  rm -rf "$APP_STATE/tmp"
+  write_app_config "$slots"
+  app_env
+  start_bg $APP_JM "$APP_HOME/bin/standalone-job.sh" start-foreground "$@"
+  start_bg $APP_TM "$APP_HOME/bin/taskmanager.sh" start-foreground -D "taskmanager.resource-id=lakehouse-app-tm-$(date +%s)"
+  if ! wait_until $APP_JM "$FLINK_START_TIMEOUT" "REST $APP_REST_URL/overview" app_rest_ready; then
+    show_log_tail "$(log_file $APP_JM)"
+    cmd_app_stop
+    die "the application cluster's JobManager did not come up (log: $(log_file $APP_JM), full logs: $APP_STATE/log)"
+  fi
+  log "application cluster up on $APP_REST_URL in $(elapsed_since "$t0")s"
+}
+
+cmd_app_stop() {
+  stop_service $APP_TM "$FLINK_STOP_TIMEOUT"
+  stop_service $APP_JM "$FLINK_STOP_TIMEOUT"
+}
+
+cmd_app_status() {
+  service_status_line $APP_JM "rest $APP_REST_URL"
+  service_status_line $APP_TM
+  service_pid $APP_JM >/dev/null || return 3
+  app_rest_ready || { log "JobManager running but $APP_REST_URL does not answer"; return 1; }
+}
+
 cmd_cli() {
   find_pyflink
   [[ -x $FLINK_HOME_DIR/bin/flink ]] || die "no FLINK_HOME yet: run '$0 start' (or install) first"
@@ -473,6 +566,10 @@ main() {
     ;;
   artifacts) LH_QUIET=1 fetch_artifacts ;;
   cli) cmd_cli "$@" ;;
+  app-start) cmd_app_start "$@" ;;
+  app-stop) cmd_app_stop ;;
+  app-status) cmd_app_status ;;
+  app-rest) printf '%s\n' "$APP_REST_URL" ;;
   -h | --help | help) usage ;;
   *) usage >&2; exit 2 ;;
   esac

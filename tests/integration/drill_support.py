@@ -45,6 +45,7 @@ class DrillRun:
             "LAKEHOUSE_TOPIC_PREFIX": s.topic_prefix,
             "LAKEHOUSE_TABLE_ROOT": s.table_root,
             "LAKEHOUSE_JOB_NAME": s.job_name,
+            "LAKEHOUSE_PARALLELISM": str(s.parallelism),
             "LAKEHOUSE_CHECKPOINT_INTERVAL_MS": str(s.checkpoint_interval_ms),
             "LAKEHOUSE_CURRENCY_UDF_VERSION": str(s.currency_udf_version),
             "LAKEHOUSE_METRICS_VERSION": str(s.metrics_version),

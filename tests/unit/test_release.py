@@ -52,6 +52,7 @@ def _unpacked(tmp_path) -> release.Release:
 
 def test_flink_run_ships_the_release_with_flinks_own_options(tmp_path, monkeypatch):
     monkeypatch.setenv("LAKEHOUSE_FLINK_HOME", str(tmp_path / "flink"))
+    monkeypatch.delenv("LAKEHOUSE_FLINK_REST", raising=False)  # the profile's default, whatever the shell says
     built = _unpacked(tmp_path)
     command = flink_cluster.run_command(config.load("local"), release=built)
     options = dict(zip(command[5::2], command[6::2], strict=True))
@@ -66,3 +67,25 @@ def test_flink_run_ships_the_release_with_flinks_own_options(tmp_path, monkeypat
     assert sys.executable not in command, "nothing of this machine's venv"
     without = flink_cluster.run_command(config.load("local"))
     assert without[without.index("-pyexec") + 1] == sys.executable
+
+
+def test_an_application_cluster_gets_the_same_python_options_as_flink_run(tmp_path, monkeypatch):
+    from lakehouse import application
+
+    monkeypatch.setenv("LAKEHOUSE_FLINK_HOME", str(tmp_path / "flink"))
+    built = _unpacked(tmp_path)
+    run = flink_cluster.run_command(config.load("local"), release=built)
+    arguments = application.job_arguments(built, savepoint="s3://lakehouse/flink/savepoints/savepoint-1")
+    # standalone-job.sh's own options first (PythonDriver, the restore), then PythonDriver's.
+    assert arguments[:4] == [
+        "--job-classname",
+        application.ENTRY_CLASS,
+        "--fromSavepoint",
+        "s3://lakehouse/flink/savepoints/savepoint-1",
+    ]
+    assert dict(zip(arguments[4::2], arguments[5::2], strict=True)) == dict(zip(run[5::2], run[6::2], strict=True))
+    assert "--fromSavepoint" not in application.job_arguments(built)
+    env = application.job_environment(config.load("local", parallelism=2, job_name="j"), built)
+    assert env["LAKEHOUSE_PARALLELISM"] == "2" and env["LAKEHOUSE_JOB_NAME"] == "j"
+    assert env["LAKEHOUSE_JOB_JARS"].split(";") == [str(jar) for jar in built.jars]
+    assert not any("SECRET" in key or "ACCESS_KEY" in key for key in env), "keys reach the cluster from its environment"

@@ -1,0 +1,116 @@
+"""The pipeline as a Flink application cluster (`lakehouse app`: Flink's standalone application
+mode, what the Kubernetes operator runs), from the release archive: started on the first part of
+the input, stopped with a savepoint, more input produced while no cluster runs, then a new
+application cluster restored from that savepoint. Every table must equal the reference model.
+
+The application cluster runs beside the stack's session cluster, on its own JobManager ports
+(FLINK_APP_REST_PORT, FLINK_APP_JM_RPC_PORT of infra/stack.env); its JobManager runs the job's
+Python driver with the release's interpreter, and the job's workers the release's environment.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+
+import pytest
+
+from lakehouse import application, flink_cluster, generator, rules, storage, tables
+from tests.compare import diff, read_rows
+from tests.integration.drill_support import (
+    DrillRun,
+    counts,
+    counts_reached,
+    key_set,
+    quiet_seam,
+    split_by_arrival,
+    wait_until,
+)
+from tests.reference import Model
+
+pytestmark = pytest.mark.integration
+
+# About 34,000 order events over one hour of event time (the bug-fix drills' input).
+GEN = generator.GeneratorConfig(orders_per_second=2.0)
+SEAM_AFTER_MINUTES = 25
+PARALLELISM = 1
+
+
+def _rest_json(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return json.load(response)
+
+
+def test_an_application_cluster_stops_with_a_savepoint_and_a_new_one_restores_it(local_stack):
+    run = DrillRun.create("app")
+    settings = run.with_(parallelism=PARALLELISM)
+    dataset = generator.generate(GEN)
+    seam_ms = quiet_seam(dataset, after_ms=GEN.start_ms + SEAM_AFTER_MINUTES * 60_000)
+    before, after = split_by_arrival(dataset, seam_ms)
+    rule_set = rules.load(settings.rules_file)
+    model = Model(dataset, rule_set)
+    silver_before = set(Model(before, rule_set).tables[tables.ORDER_EVENTS.name])
+    expected = {spec.name: len(model.tables[spec.name]) for spec in tables.ALL}
+    app_rest = application.rest_url()
+    assert app_rest != settings.flink_rest, "the application cluster must not take the session cluster's port"
+
+    timings: dict[str, float] = {}
+    started = time.monotonic()
+    savepoint = None
+    try:
+        produced = run.produce(before)
+        first = run.cli("app", "start", "--parallelism", str(PARALLELISM), settings=settings)
+        assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:] + application.jobmanager_log()[-3000:]
+        timings["first cluster running"] = time.monotonic() - started
+        app = run.with_(flink_rest=app_rest)
+        first_job = flink_cluster.list_jobs(app)[0]["id"]
+        # The session cluster runs nothing of this test: the job is the application cluster's.
+        assert not [j for j in flink_cluster.list_jobs(settings) if j["name"] == settings.job_name]
+        wait_until(
+            lambda: silver_before <= set(key_set(settings, tables.ORDER_EVENTS)),
+            timeout=600,
+            what="the events before the seam in silver",
+            run=run,
+        )
+        stopped = run.cli("app", "stop", settings=settings)
+        assert stopped.returncode == 0, stopped.stdout[-3000:] + stopped.stderr[-3000:]
+        savepoint = stopped.stdout.strip().rsplit(" ", 1)[-1]
+        assert savepoint.startswith("s3://"), stopped.stdout
+        timings["stopped with savepoint"] = time.monotonic() - started
+        code, report = application.status()
+        assert code == 3, f"the application cluster did not shut down after its job stopped:\n{report}"
+
+        # More input while no cluster runs; the restored job reads it from its savepoint's offsets.
+        produced += run.produce(after)
+        second = run.cli(
+            "app", "start", "--parallelism", str(PARALLELISM), "--from-savepoint", savepoint, settings=settings
+        )
+        assert second.returncode == 0, (
+            second.stdout[-3000:] + second.stderr[-3000:] + application.jobmanager_log()[-3000:]
+        )
+        assert "matches the savepoint's" in second.stdout, second.stdout[-3000:]
+        timings["second cluster running"] = time.monotonic() - started
+        second_job = flink_cluster.list_jobs(app)[0]["id"]
+        assert second_job != first_job
+        restored = _rest_json(f"{app_rest}/jobs/{second_job}/checkpoints")["latest"]["restored"]
+        assert restored and restored["external_path"].rstrip("/") == savepoint.rstrip("/"), restored
+        wait_until(lambda: counts_reached(settings, expected), timeout=600, what="every table", run=run, fail=False)
+        timings["complete"] = time.monotonic() - started
+        job = flink_cluster.job_details(app, second_job)
+        assert job["state"] == "RUNNING" and {v["parallelism"] for v in job["vertices"]} == {PARALLELISM}
+    finally:
+        application.stop(settings, savepoint=False)
+    code, report = application.status()
+    assert code == 3, report
+
+    problems = []
+    for spec in tables.ALL:
+        rows = read_rows(storage.table_uri(settings, spec), spec, storage_options=settings.storage_options())
+        problems += diff(spec, rows, model.tables[spec.name])
+    print(
+        f"application mode: {produced:,} events produced, {len(silver_before):,} silver rows before the seam, "
+        f"savepoint {savepoint}; timings (s) { {k: round(v) for k, v in timings.items()} }; "
+        f"tables {counts(settings)} (model {expected})"
+    )
+    assert not problems, "\n".join(problems)
