@@ -2,13 +2,14 @@
 customer and product versions valid at their event time.
 
 transform() only reads the registered sources (src_order_events, src_customers, src_products;
-the change records are parsed by the stg_/dim_ views, see lakehouse/cdc.py)
+the change records are parsed by the stg_/dim_ views, see lakehouse/sources/cdc.py)
 and returns the tables to write; jobs/orders_pipeline.py wires sources and sinks.
 """
 
 from __future__ import annotations
 
-from lakehouse import contract, sql, tables
+from lakehouse import contract, sql
+from lakehouse.lake import tables
 
 VIEWS = (
     "stg_customers",

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from lakehouse import sql, tables
+from lakehouse import sql
+from lakehouse.lake import tables
 
 ROLLUPS = {"5m": 5, "1h": 60}
 SPECS = {"1m": tables.METRICS_1M, "5m": tables.METRICS_5M, "1h": tables.METRICS_1H}

@@ -13,9 +13,10 @@ from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from lakehouse import contract, tables
+from lakehouse import contract
 from lakehouse import rules as rules_mod
-from lakehouse.generator import Dataset
+from lakehouse.lake import tables
+from lakehouse.sources.generator import Dataset
 from tests.reference_cdc import read_change
 from tests.reference_contract import check
 

@@ -11,8 +11,11 @@ import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from lakehouse import config, flink_cluster, generator, producer, storage, tables
+from lakehouse import config
 from lakehouse.config import Settings
+from lakehouse.lake import storage, tables
+from lakehouse.pipeline import flink_cluster
+from lakehouse.sources import generator, producer
 from tests.compare import read_rows
 
 REPO = Path(__file__).resolve().parents[2]
@@ -79,7 +82,7 @@ class DrillRun:
     def cli(self, *args: str, settings: Settings | None = None, timeout: float = 1200) -> subprocess.CompletedProcess:
         """Run ``python -m lakehouse <args>`` as an operator would, with this run's variables.
 
-        `submit` ships the release archive (lakehouse/release.py): the first one builds it, and each
+        `submit` ships the release archive (lakehouse/pipeline/release.py): the first one builds it, and each
         uploads its Python environment (about 220 MB) to the cluster, hence the long timeout."""
         env = {**flink_cluster.clean_environment(), **self.env(settings), "LAKEHOUSE_PROFILE": "local"}
         return subprocess.run(

@@ -13,7 +13,10 @@ import time
 
 import pytest
 
-from lakehouse import catalog, fingerprint, flink_cluster, generator, rules, storage, tables
+from lakehouse import rules
+from lakehouse.lake import catalog, storage, tables
+from lakehouse.pipeline import fingerprint, flink_cluster
+from lakehouse.sources import generator
 from tests.compare import diff, read_rows
 from tests.integration.drill_support import (
     DrillRun,

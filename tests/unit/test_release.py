@@ -1,4 +1,4 @@
-"""lakehouse/release.py without building a release: the environment's closure, the zip's file modes,
+"""lakehouse/pipeline/release.py without building a release: the environment's closure, the zip's file modes,
 and the `flink run` line that ships a release with Flink's own options."""
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ import stat
 import sys
 import zipfile
 
-from lakehouse import config, flink_cluster, release
+from lakehouse import config
+from lakehouse.pipeline import flink_cluster, release
 
 
 def test_the_environment_holds_the_jobs_closure_and_not_the_rest_of_the_venv():

@@ -1,6 +1,6 @@
 """Commands for what is built on the tables: quality gates, the order read model, training sets.
 
-``lakehouse.cli`` registers them with one call: ``cli_data.add_commands(sub, common)``.
+``lakehouse.cli.commands`` registers them with one call: ``cli_data.add_commands(sub, common)``.
 """
 
 from __future__ import annotations
@@ -18,37 +18,37 @@ def _settings(args: argparse.Namespace) -> config.Settings:
 
 
 def cmd_quality_check(args: argparse.Namespace) -> int:
-    from lakehouse import quality
+    from lakehouse.quality import gates
 
     settings = _settings(args)
-    names = args.tables or quality.checked_tables(settings)
+    names = args.tables or gates.checked_tables(settings)
     if args.version is not None and len(names) != 1:
         print("--version needs exactly one table", file=sys.stderr)
         return 2
     failed = 0
     for name in names:
-        run = quality.validate if args.no_record else quality.check
+        run = gates.validate if args.no_record else gates.check
         report = run(settings, name, version=args.version)
         print(report.render(verbose=args.verbose), flush=True)
         failed += not report.success
     if not args.no_record:
-        print(f"\nverdicts recorded in {quality.QUALITY_RESULTS.name}")
+        print(f"\nverdicts recorded in {gates.QUALITY_RESULTS.name}")
     return 1 if failed else 0
 
 
 def cmd_quality_status(args: argparse.Namespace) -> int:
     from deltalake import DeltaTable
 
-    from lakehouse import quality
+    from lakehouse.quality import gates
 
     settings = _settings(args)
     print(f"{'table':26s} {'latest':>6s} {'validated':>9s}  last check")
-    for name in args.tables or quality.checked_tables(settings):
+    for name in args.tables or gates.checked_tables(settings):
         latest = DeltaTable(
-            quality.table_uri(settings, quality.spec_of(name)), storage_options=settings.storage_options()
+            gates.table_uri(settings, gates.spec_of(name)), storage_options=settings.storage_options()
         ).version()
-        validated = quality.latest_validated_version(name, settings=settings)
-        checks = quality.results(settings, [name])
+        validated = gates.latest_validated_version(name, settings=settings)
+        checks = gates.results(settings, [name])
         last = "never checked"
         if not checks.empty:
             row = checks.iloc[0]
@@ -61,7 +61,7 @@ def cmd_quality_status(args: argparse.Namespace) -> int:
 def cmd_orders_current(args: argparse.Namespace) -> int:
     from collections import Counter
 
-    from lakehouse import read_model
+    from lakehouse.lake import read_model
 
     settings = _settings(args)
     result = read_model.update_orders_current(settings, order_ids=args.order_id or None)
@@ -76,7 +76,7 @@ def cmd_orders_current(args: argparse.Namespace) -> int:
 
 
 def cmd_training_build(args: argparse.Namespace) -> int:
-    from lakehouse import training
+    from lakehouse.ml import training
 
     settings = _settings(args)
     versions = {}
@@ -92,7 +92,7 @@ def cmd_training_build(args: argparse.Namespace) -> int:
 
 
 def cmd_training_rebuild(args: argparse.Namespace) -> int:
-    from lakehouse import training
+    from lakehouse.ml import training
 
     settings = _settings(args)
     manifest_path = Path(args.manifest)
@@ -113,7 +113,8 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
 
     from deltalake import DeltaTable
 
-    from lakehouse import catalog, contract, tables
+    from lakehouse import contract
+    from lakehouse.lake import catalog, tables
 
     settings = _settings(args)
     uri = catalog.resolve(settings, tables.QUARANTINE)

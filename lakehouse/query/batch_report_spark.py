@@ -2,7 +2,7 @@
 
     LAKEHOUSE_EXTRAS=spark scripts/with-env.sh python -m lakehouse batch-report --engine spark
 
-The same report as lakehouse/batch_report.py's polars ``transform``, written in Spark's DataFrame
+The same report as lakehouse/query/batch_report.py's polars ``transform``, written in Spark's DataFrame
 API, and the same contract around it:
 1. Each source is read with delta-spark at the version pinned by the caller (``versionAsOf``), so
    the report is a function of those versions, as with polars.
@@ -30,9 +30,9 @@ from pathlib import Path
 
 import polars as pl
 
-from lakehouse import catalog
 from lakehouse.config import Settings
-from lakehouse.tables import TableSpec
+from lakehouse.lake import catalog
+from lakehouse.lake.tables import TableSpec
 
 DELTA_SPARK_VERSION = "4.0.1"  # the delta-spark jar; the same version as the Python package of the `spark` extra
 IVY_DIR = Path(os.environ.get("LAKEHOUSE_CACHE_DIR", Path.home() / ".cache" / "lakehouse")) / "ivy"

@@ -1,14 +1,14 @@
 """Reads the Delta tables (the version readers are pointed at) back for the run summary: rows per table, anomalies, hourly revenue.
 
-The summary reads every table from one catalog snapshot (lakehouse/catalog.py): one table version
+The summary reads every table from one catalog snapshot (lakehouse/lake/catalog.py): one table version
 and one Delta version per table for the whole summary."""
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 
-from lakehouse import catalog, tables
 from lakehouse.config import Settings
+from lakehouse.lake import catalog, tables
 
 
 def _snapshot(settings: Settings, snapshot: catalog.Snapshot | None) -> catalog.Snapshot:

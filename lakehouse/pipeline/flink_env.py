@@ -7,8 +7,8 @@ import sys
 import threading
 from pathlib import Path
 
-from lakehouse import packaging
 from lakehouse.config import Settings
+from lakehouse.pipeline import packaging
 
 # SQL name -> class in udfs/java. Registered in every table environment, before any DDL, since the
 # order-events source's rowtime calls one of them.

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from lakehouse import backoffice, cdc, config, generator
+from lakehouse import config
+from lakehouse.sources import backoffice, cdc, generator
 
 
 def cmd_register(args: argparse.Namespace) -> int:

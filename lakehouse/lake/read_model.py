@@ -49,9 +49,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import CommitProperties, DeltaTable
 
-from lakehouse import contract, storage, tables
+from lakehouse import contract
 from lakehouse.config import Settings
-from lakehouse.tables import ORDERS_CURRENT, TableSpec
+from lakehouse.lake import storage, tables
+from lakehouse.lake.tables import ORDERS_CURRENT, TableSpec
 
 STEPS = ("PLACED", "PAID", "RESERVED", "SHIPPED", "DELIVERED")
 CANCELLED = "CANCELLED"

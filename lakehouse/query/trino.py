@@ -2,7 +2,7 @@
 
 Trino reads the same Delta tables the pipeline writes, on S3, with the read-only identity
 (infra/trino/trino.sh). A table becomes queryable once registered in Trino's metastore:
-``register_tables`` does that for every table of ``lakehouse.tables`` and is idempotent (a table
+``register_tables`` does that for every table of ``lakehouse.lake.tables`` and is idempotent (a table
 already registered at the same location is left alone; one registered elsewhere, for example by a
 test run with its own table root, is re-pointed). Reports live in ``sql/trino/``, one per file;
 they name tables without a catalog (``silver.order_events``), and the connection's catalog
@@ -22,11 +22,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-from lakehouse import catalog, sql, tables
+from lakehouse import sql
 from lakehouse.config import Settings
+from lakehouse.lake import catalog, tables
 
 REPORTS_DIR = sql.SQL_DIR / "trino"
-TRINO_SCRIPT = Path(__file__).resolve().parent.parent / "infra" / "trino" / "trino.sh"
+TRINO_SCRIPT = Path(__file__).resolve().parents[2] / "infra" / "trino" / "trino.sh"
 LAYERS = ("bronze", "silver", "gold")
 
 
@@ -94,7 +95,7 @@ def query(conn, statement: str, params: Sequence | None = None) -> Result:
 
 # --- registration ---------------------------------------------------------------------------
 def table_location(settings: Settings, spec: tables.TableSpec) -> str:
-    """The table's location as Trino sees it: the version readers are pointed at (lakehouse/catalog.py)."""
+    """The table's location as Trino sees it: the version readers are pointed at (lakehouse/lake/catalog.py)."""
     return catalog.resolve(settings, spec)
 
 

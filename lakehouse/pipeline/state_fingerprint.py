@@ -16,7 +16,7 @@ table only: their state (Kafka offsets, pending part files) does not depend on t
 Life cycle: the job records its fingerprint when it is submitted (``record_for_job``, by job id);
 ``stop_with_savepoint`` copies it beside the savepoint (``<savepoint>/lakehouse-fingerprint.json``);
 ``lakehouse submit --from-savepoint`` compiles the new code's plan, compares
-(``lakehouse/fingerprint.py``, ``check_restore``) and refuses with the replay command when they
+(``lakehouse/pipeline/fingerprint.py``, ``check_restore``) and refuses with the replay command when they
 differ. This module knows nothing of the jobs, so the job script can record its own fingerprint.
 """
 
@@ -27,8 +27,8 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from lakehouse import storage
 from lakehouse.config import Settings
+from lakehouse.lake import storage
 
 FILE_NAME = "lakehouse-fingerprint.json"
 FORMAT = 1

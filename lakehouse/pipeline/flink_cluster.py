@@ -12,12 +12,12 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from lakehouse import packaging
-from lakehouse import release as release_module
 from lakehouse.config import Settings
-from lakehouse.release import Release
+from lakehouse.pipeline import packaging
+from lakehouse.pipeline import release as release_module
+from lakehouse.pipeline.release import Release
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 PIPELINE = REPO / "jobs" / "orders_pipeline.py"
 
 
@@ -52,7 +52,7 @@ def clean_environment() -> dict[str, str]:
 
 
 def _stack_variables() -> set[str]:
-    path = Path(__file__).resolve().parent.parent / "infra" / "stack.env"
+    path = Path(__file__).resolve().parents[2] / "infra" / "stack.env"
     return set(re.findall(r'^: "\$\{(\w+):=', path.read_text(encoding="utf-8"), flags=re.MULTILINE))
 
 
@@ -61,7 +61,7 @@ def run_command(
 ) -> list[str]:
     """The exact `flink run` command line for a job file, as the README documents it.
 
-    With a ``release`` (lakehouse/release.py) everything the job needs beyond Flink travels with
+    With a ``release`` (lakehouse/pipeline/release.py) everything the job needs beyond Flink travels with
     it through Flink's own options: the Python environment (-pyarch, run by -pyexec on the
     workers), the code (-pyfs), the job file (-py) and, through the job, its jars (pipeline.jars);
     the client runs the release's own interpreter (-pyclientexec). Without one, the workers run
@@ -93,7 +93,7 @@ def submit(
     command = run_command(settings, job=job, savepoint=savepoint, release=release)
     full_env = {**clean_environment(), **(env or {}), "LAKEHOUSE_PROFILE": settings.profile}
     if release is not None:
-        # The job puts its jars into pipeline.jars (lakehouse/flink_env.py): the release's, prebuilt.
+        # The job puts its jars into pipeline.jars (lakehouse/pipeline/flink_env.py): the release's, prebuilt.
         full_env["LAKEHOUSE_JOB_JARS"] = ";".join(str(jar) for jar in release.jars)
         full_env.pop("PYTHONPATH", None)  # the client imports the release's code, not this checkout's
     done = subprocess.run(command, env=full_env, capture_output=True, text=True, cwd=REPO, timeout=600)

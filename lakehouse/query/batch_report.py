@@ -2,7 +2,7 @@
 
 The report (one row per day and region): orders, revenue in EUR, average order value, distinct
 customers and anomalies, from silver.orders_enriched and gold.anomalies. sql/trino/rpt_daily_report.sql
-is the same report in Trino SQL, lakehouse/batch_report_spark.py the same report on Spark (``engine="spark"``,
+is the same report in Trino SQL, lakehouse/query/batch_report_spark.py the same report on Spark (``engine="spark"``,
 for sources larger than one machine); the integration tests check that all three agree row for row.
 
 Invariants:
@@ -23,9 +23,9 @@ from pathlib import Path
 import polars as pl
 from deltalake import CommitProperties, DeltaTable, write_deltalake
 
-from lakehouse import catalog, storage, tables
 from lakehouse.config import Settings
-from lakehouse.tables import DAILY_REPORT, TableSpec
+from lakehouse.lake import catalog, storage, tables
+from lakehouse.lake.tables import DAILY_REPORT, TableSpec
 
 SOURCES = (tables.ORDERS_ENRICHED, tables.ANOMALIES)
 _JOB = "batch-daily-report"
@@ -103,7 +103,7 @@ def compute(
     if engine == "polars":
         return transform(*read(settings, pinned, snapshot=snapshot))
     if engine == "spark":
-        from lakehouse import batch_report_spark
+        from lakehouse.query import batch_report_spark
 
         return batch_report_spark.compute(
             settings, pinned, sources=SOURCES, master=spark_master, locations=snapshot.locations
@@ -199,7 +199,7 @@ def add_commands(subparsers, common) -> None:
 
 def _cmd_batch_report(args) -> int:
     from lakehouse import config
-    from lakehouse import trino as lakehouse_trino
+    from lakehouse.query import trino as lakehouse_trino
 
     overrides = {"data_dir": Path(args.data_dir)} if getattr(args, "data_dir", None) else {}
     settings = config.load(args.profile, **overrides)

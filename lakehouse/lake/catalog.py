@@ -24,9 +24,9 @@ from datetime import UTC, datetime
 
 from deltalake import DeltaTable
 
-from lakehouse import storage, tables
 from lakehouse.config import Settings
-from lakehouse.tables import TableSpec
+from lakehouse.lake import storage, tables
+from lakehouse.lake.tables import TableSpec
 
 POINTER = "_current.json"
 BASE = "base"  # the tables directly below the root, written by a job without a table version

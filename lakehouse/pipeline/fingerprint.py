@@ -1,7 +1,7 @@
 """The restore pre-flight: refuse a savepoint restore that Flink would turn into a restart loop.
 
 It compiles the new code's plan (``compute``), compares its state fingerprint with the one kept
-beside the savepoint (``check_restore``; lakehouse/state_fingerprint.py says what a fingerprint
+beside the savepoint (``check_restore``; lakehouse/pipeline/state_fingerprint.py says what a fingerprint
 holds and where it lives), and words the refusal with the replay command (``refusal_message``).
 ``stop_with_savepoint`` stops a job and puts its fingerprint beside the savepoint.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lakehouse.config import Settings
-from lakehouse.state_fingerprint import (  # noqa: F401 - the fingerprint's API, used through this module too
+from lakehouse.pipeline.state_fingerprint import (  # noqa: F401 - the fingerprint's API, used through this module too
     FILE_NAME,
     Fingerprint,
     _read,
@@ -32,12 +32,12 @@ def compute(settings: Settings, *, connector_jars: bool = True) -> Fingerprint:
     client's lib/ and the Delta connector's Parquet jars from the cache (a plain Python process
     has neither; the `flink run` client has both in lib/ already)."""
     from jobs import orders_pipeline
-    from lakehouse import packaging
-    from lakehouse.flink_env import add_jars, create_table_env
+    from lakehouse.pipeline import packaging
+    from lakehouse.pipeline.flink_env import add_jars, create_table_env
 
     t_env = create_table_env(settings)
     if connector_jars and settings.profile != "embedded":
-        from lakehouse import flink_cluster
+        from lakehouse.pipeline import flink_cluster
 
         kafka = sorted((flink_cluster.flink_home() / "lib").glob("flink-sql-connector-*.jar"))
         add_jars(t_env, [*kafka, *packaging.connector_dependencies()])
@@ -49,7 +49,7 @@ def stop_with_savepoint(settings: Settings, job_id: str, *, target: str | None =
 
     Returns the savepoint path and whether a fingerprint was recorded (False for a job that was
     not submitted by this project's job script, which records none)."""
-    from lakehouse import flink_cluster
+    from lakehouse.pipeline import flink_cluster
 
     record = _read(settings, job_record_uri(settings, job_id))
     savepoint = flink_cluster.stop_with_savepoint(settings, job_id, target=target)

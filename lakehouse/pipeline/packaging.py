@@ -21,7 +21,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 PACKAGES = ("lakehouse", "udfs", "jobs")
 JAVA_SOURCES = REPO / "udfs" / "java"
 CONNECTOR_SOURCES = REPO / "connectors" / "delta" / "src" / "main" / "java"

@@ -237,7 +237,7 @@ QUALITY_RESULTS = TableSpec(
     description="one row per data-quality check of a table version; success=false marks it not validated",
 )
 
-# Written by the batch daily report (lakehouse/batch_report.py), registered in Trino once it exists.
+# Written by the batch daily report (lakehouse/query/batch_report.py), registered in Trino once it exists.
 DAILY_REPORT = TableSpec(
     name="gold.daily_report",
     columns=(
@@ -255,8 +255,8 @@ DAILY_REPORT = TableSpec(
 
 # The tables the Flink job writes; they drive the job's sinks and the reference model.
 ALL = (QUARANTINE, LATE_EVENTS, ORDER_EVENTS, ORDERS_ENRICHED, METRICS_1M, METRICS_5M, METRICS_1H, ANOMALIES)
-# Tables that Python code derives from those: the order read model (lakehouse/read_model.py, kept
-# up to date by its follower, `lakehouse follow`) and the data-quality verdicts (lakehouse/quality.py). Each is
+# Tables that Python code derives from those: the order read model (lakehouse/lake/read_model.py, kept
+# up to date by its follower, `lakehouse follow`) and the data-quality verdicts (lakehouse/quality/gates.py). Each is
 # created by its writer on first use.
 DERIVED = (ORDERS_CURRENT, QUALITY_RESULTS)
 BY_NAME = {spec.name: spec for spec in (*ALL, *DERIVED)}

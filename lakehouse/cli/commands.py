@@ -9,7 +9,11 @@ import sys
 import time
 from pathlib import Path
 
-from lakehouse import cli_data, config, errors, generator, tables
+from lakehouse import config
+from lakehouse.cli import data as cli_data
+from lakehouse.cli import errors
+from lakehouse.lake import tables
+from lakehouse.sources import generator
 
 
 def _settings(args: argparse.Namespace) -> config.Settings:
@@ -56,7 +60,7 @@ def _keep_live_view(viewer) -> None:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from lakehouse import embedded
+    from lakehouse.pipeline import embedded
 
     settings = _settings(args)
     embedded.prepare_input(settings, _gen_config(args))
@@ -64,7 +68,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from lakehouse import embedded, report
+    from lakehouse.pipeline import embedded
+    from lakehouse.query import report
 
     settings = _settings(args)
     if settings.profile != "embedded":
@@ -106,7 +111,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_follow(args: argparse.Namespace) -> int:
-    from lakehouse import read_model
+    from lakehouse.lake import read_model
 
     settings = _settings(args)
     while True:
@@ -123,7 +128,7 @@ def cmd_follow(args: argparse.Namespace) -> int:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    from lakehouse import report
+    from lakehouse.query import report
 
     print(report.summary(_settings(args)))
     return 0
@@ -132,7 +137,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
 def cmd_history(args: argparse.Namespace) -> int:
     from deltalake import DeltaTable
 
-    from lakehouse import catalog, tables
+    from lakehouse.lake import catalog, tables
 
     settings = _settings(args)
     spec = tables.BY_NAME.get(args.table)
@@ -160,7 +165,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def cmd_produce(args: argparse.Namespace) -> int:
-    from lakehouse import producer
+    from lakehouse.sources import producer
 
     settings = _settings(args)
     created = producer.ensure_topics(settings.kafka_bootstrap, settings.topic_prefix)
@@ -178,7 +183,8 @@ def cmd_produce(args: argparse.Namespace) -> int:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    from lakehouse import flink_cluster, storage
+    from lakehouse.lake import storage
+    from lakehouse.pipeline import flink_cluster
 
     settings = _settings(args)
     if args.package and args.no_package:
@@ -189,7 +195,8 @@ def cmd_submit(args: argparse.Namespace) -> int:
         print(" ".join(command))
         return 0
     if args.from_savepoint and not args.skip_state_check:
-        from lakehouse import fingerprint, storage
+        from lakehouse.lake import storage
+        from lakehouse.pipeline import fingerprint
 
         _log(f"pre-flight: comparing the state layout of the new code with {args.from_savepoint} ...")
         check = fingerprint.check_restore(settings, args.from_savepoint)
@@ -223,7 +230,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 def _release(args: argparse.Namespace):
     """The release `submit` ships: --package, else this checkout's (built once per content); None with --no-package."""
-    from lakehouse import release
+    from lakehouse.pipeline import release
 
     if args.no_package:
         return None
@@ -235,7 +242,7 @@ def _release(args: argparse.Namespace):
 def cmd_package(args: argparse.Namespace) -> int:
     import shutil
 
-    from lakehouse import release
+    from lakehouse.pipeline import release
 
     archive = release.build(release.releases_dir(), log=_log)
     if args.output:
@@ -257,7 +264,8 @@ def cmd_package(args: argparse.Namespace) -> int:
 def cmd_replay(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from lakehouse import flink_cluster, storage
+    from lakehouse.lake import storage
+    from lakehouse.pipeline import flink_cluster
 
     settings = _settings(args)
     job_name = args.job_name or f"{settings.job_name}-{args.table_version}"
@@ -276,7 +284,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_switch(args: argparse.Namespace) -> int:
-    from lakehouse import catalog
+    from lakehouse.lake import catalog
 
     settings = _settings(args)
     if args.version is None:
@@ -293,13 +301,13 @@ def cmd_switch(args: argparse.Namespace) -> int:
 
 
 def _current(settings: config.Settings) -> str:
-    from lakehouse import catalog
+    from lakehouse.lake import catalog
 
     return f"version {catalog.current_version(settings)}"
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
-    from lakehouse import flink_cluster
+    from lakehouse.pipeline import flink_cluster
 
     settings = _settings(args)
     if args.action == "list":
@@ -317,7 +325,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
             else f"{args.job_id} had already ended ({outcome}); nothing to cancel"
         )
     else:
-        from lakehouse import fingerprint
+        from lakehouse.pipeline import fingerprint
 
         location, recorded = fingerprint.stop_with_savepoint(settings, args.job_id, target=args.savepoint_dir)
         _log(f"stopped {args.job_id} with savepoint {location}")
@@ -329,7 +337,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
 
 def cmd_maintain(args: argparse.Namespace) -> int:
-    from lakehouse import maintenance
+    from lakehouse.lake import maintenance
 
     settings = _settings(args)
     for result in maintenance.maintain(settings, retention_hours=args.retention_hours, dry_run=args.dry_run):
@@ -469,12 +477,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("table", help="e.g. silver.orders_enriched")
     p.add_argument("--limit", type=int, default=20, help="newest commits to show (default 20)")
     p.set_defaults(func=cmd_history)
-    from lakehouse import batch_report, trino
+    from lakehouse.query import batch_report, trino
 
     trino.add_commands(sub, common)
     batch_report.add_commands(sub, common)
     cli_data.add_commands(sub, common)  # quality, orders-current, training-set
-    from lakehouse import cdc_cli
+    from lakehouse.cli import cdc as cdc_cli
 
     cdc_cli.add_commands(sub, common)  # cdc register, status, write
     return parser

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from deltalake import DeltaTable
 from deltalake.exceptions import CommitFailedError
 
-from lakehouse import storage, tables
 from lakehouse.config import Settings
+from lakehouse.lake import storage, tables
 
 DEFAULT_RETENTION_HOURS = 168
 _RETRIES = 5
@@ -60,7 +60,7 @@ def maintain(
     if retention_hours < MIN_RETENTION_HOURS and not allow_short_retention:
         raise ValueError(
             f"a vacuum retention of {retention_hours} h could delete data files a running job has uploaded "
-            f"but not committed yet; use at least {MIN_RETENTION_HOURS} h (see lakehouse/maintenance.py)"
+            f"but not committed yet; use at least {MIN_RETENTION_HOURS} h (see lakehouse/lake/maintenance.py)"
         )
     results = []
     for spec in specs:

@@ -20,8 +20,8 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from lakehouse.cdc import CdcSettings
-from lakehouse.generator import Record
+from lakehouse.sources.cdc import CdcSettings
+from lakehouse.sources.generator import Record
 
 COLUMNS = {
     "customers": ("customer_id", "name", "region", "segment", "updated_at"),

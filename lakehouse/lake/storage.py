@@ -9,13 +9,13 @@ import pyarrow.fs as pafs
 from deltalake import DeltaTable
 from deltalake.exceptions import CommitFailedError, DeltaError
 
-from lakehouse import tables
 from lakehouse.config import Settings
-from lakehouse.tables import TableSpec
+from lakehouse.lake import tables
+from lakehouse.lake.tables import TableSpec
 
 
 def table_uri(settings: Settings, spec: TableSpec) -> str:
-    """Where this job's version of the table lives (readers resolve through lakehouse/catalog.py)."""
+    """Where this job's version of the table lives (readers resolve through lakehouse/lake/catalog.py)."""
     return f"{settings.tables_uri()}/{spec.path}"
 
 

@@ -11,7 +11,7 @@ import heapq
 import time
 from collections.abc import Callable
 
-from lakehouse.generator import Dataset, Record
+from lakehouse.sources.generator import Dataset, Record
 
 PARTITIONS = {"order-events": 3, "customers": 1, "products": 1}
 

@@ -25,8 +25,9 @@ import numpy as np
 import pandas as pd
 from great_expectations.expectations.row_conditions import Column as Col
 
-from lakehouse import contract, read_model, rules, tables
+from lakehouse import contract, rules
 from lakehouse.config import Settings
+from lakehouse.lake import read_model, tables
 
 LEVEL_MS = {"1m": 60_000, "5m": 300_000, "1h": 3_600_000}
 METRICS_BY_LEVEL = {"1m": tables.METRICS_1M, "5m": tables.METRICS_5M, "1h": tables.METRICS_1H}

@@ -29,8 +29,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from deltalake import DeltaTable
 
-from lakehouse import catalog, tables
 from lakehouse.config import Settings
+from lakehouse.lake import catalog, tables
 from lakehouse.rules import METRICS
 
 NAME = "orders_anomaly_next_5m"
@@ -95,7 +95,7 @@ def pin_sources(
 
     ``versions`` fixes some of them; the others are the latest version (in ``snapshot``, when
     given), or with ``validated_only`` the latest version that passed its data-quality suite
-    (``lakehouse.quality``).
+    (``lakehouse.quality.gates``).
     """
     snapshot = snapshot or catalog.snapshot(settings, SOURCES)
     pinned = dict(versions or {})
@@ -103,9 +103,9 @@ def pin_sources(
         if spec.name in pinned:
             continue
         if validated_only:
-            from lakehouse import quality
+            from lakehouse.quality import gates
 
-            version = quality.latest_validated_version(spec.name, settings=settings)
+            version = gates.latest_validated_version(spec.name, settings=settings)
             if version is None:
                 raise LookupError(f"{spec.name} has no validated version; run `lakehouse quality check {spec.name}`")
             pinned[spec.name] = version

@@ -3,7 +3,7 @@ verdict in ``meta.quality_results``, so readers can pin validated versions only.
 
 How it fits together:
 1. ``validate(settings, table, version=None)`` reads the table at that Delta version (default:
-   the latest), builds the table's checks (``lakehouse.quality_suites``), runs each with great
+   the latest), builds the table's checks (``lakehouse.quality.suites``), runs each with great
    expectations 1.x on pandas, and returns a ``Report``: one ``Finding`` per expectation.
 2. A version passes when no critical expectation failed; warnings are reported, not blocking.
 3. ``record`` appends the verdict to ``meta.quality_results`` (table_name, table_version, suite,
@@ -29,9 +29,9 @@ import pandas as pd
 import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
 
-from lakehouse import catalog, storage, tables
 from lakehouse.config import Settings
-from lakehouse.tables import QUALITY_RESULTS, TableSpec
+from lakehouse.lake import catalog, storage, tables
+from lakehouse.lake.tables import QUALITY_RESULTS, TableSpec
 
 SUITE_VERSION = 1
 
@@ -129,9 +129,9 @@ def spec_of(table: str) -> TableSpec:
 
 def checked_tables(settings: Settings | None = None) -> list[str]:
     """Tables with a suite; with ``settings``, only those that exist there."""
-    from lakehouse import quality_suites
+    from lakehouse.quality import suites
 
-    names = list(quality_suites.SUITES)
+    names = list(suites.SUITES)
     if settings is None:
         return names
     options = settings.storage_options()
@@ -140,10 +140,10 @@ def checked_tables(settings: Settings | None = None) -> list[str]:
 
 def validate(settings: Settings, table: str, *, version: int | None = None) -> Report:
     """Run ``table``'s suite on one Delta version (default: the latest); nothing is recorded."""
-    from lakehouse import quality_suites
+    from lakehouse.quality import suites
 
-    if table not in quality_suites.SUITES:
-        raise KeyError(f"no quality suite for {table!r}; suites exist for {', '.join(quality_suites.SUITES)}")
+    if table not in suites.SUITES:
+        raise KeyError(f"no quality suite for {table!r}; suites exist for {', '.join(suites.SUITES)}")
     # One snapshot for the table and every neighbour its suite reads: the pointer is read once
     # and a neighbour read without a version is read at the version it had when the check began.
     snapshot = catalog.snapshot(settings, tuple(tables.BY_NAME.values()))
@@ -157,7 +157,7 @@ def validate(settings: Settings, table: str, *, version: int | None = None) -> R
         return other_table.to_pyarrow_table().to_pandas()
 
     commit = next((h for h in delta.history() if h.get("version") == delta.version()), {})
-    inputs = quality_suites.Inputs(
+    inputs = suites.Inputs(
         settings=settings,
         table=table,
         version=delta.version(),
@@ -168,7 +168,7 @@ def validate(settings: Settings, table: str, *, version: int | None = None) -> R
     )
     checked_at = datetime.now(UTC)
     findings = []
-    for check in quality_suites.SUITES[table](inputs):
+    for check in suites.SUITES[table](inputs):
         findings += _run_check(check)
     if read_versions:
         context["read_versions"] = read_versions

@@ -42,9 +42,9 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from lakehouse import packaging
+from lakehouse.pipeline import packaging
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 JOB = Path("app") / "jobs" / "orders_pipeline.py"
 APP_DIRS = ("lakehouse", "udfs", "jobs")  # their *.py, as in code.zip
 APP_DATA = ("config", "sql")  # what the job reads on the client: anomaly rules, its SQL statements

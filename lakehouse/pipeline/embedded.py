@@ -15,8 +15,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import DeltaTable
 
-from lakehouse import generator, read_model, storage, tables
 from lakehouse.config import Settings
+from lakehouse.lake import read_model, storage, tables
+from lakehouse.sources import generator
 
 _TERMINAL = {"FINISHED", "FAILED", "CANCELED"}
 
@@ -61,7 +62,7 @@ def run_pipeline(
     (gold.orders_current) follows silver.order_events.
     """
     from jobs import orders_pipeline
-    from lakehouse.flink_env import create_table_env
+    from lakehouse.pipeline.flink_env import create_table_env
 
     storage.ensure_tables(settings)
     runs = RunRecord(settings)
