@@ -24,15 +24,13 @@ VIEWS = (
 )
 
 
-def register_views(t_env, *, currency_udf_version: int = 2, max_record_bytes: int = contract.MAX_RECORD_BYTES) -> None:
+def register_views(t_env, *, max_record_bytes: int = contract.MAX_RECORD_BYTES) -> None:
     """Create the staging and intermediate views this job and the metrics job build on.
 
-    ``currency_udf_version`` picks the conversion (udfs/currency.py); the plan is the same for
-    every version, so a savepoint restores across them. ``max_record_bytes``: the contract's size
-    limit (Settings.max_record_bytes)."""
+    ``max_record_bytes``: the contract's size limit (Settings.max_record_bytes)."""
     from udfs.currency import to_eur_udf
 
-    t_env.create_temporary_function("to_eur", to_eur_udf(currency_udf_version))
+    t_env.create_temporary_function("to_eur", to_eur_udf())
     for view in VIEWS:
         sql.register_view(t_env, f"flink/{view}", **contract.sql_values(max_record_bytes=max_record_bytes))
 

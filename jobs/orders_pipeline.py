@@ -143,10 +143,8 @@ def build(t_env, settings: Settings):
     """Register sources, views and sinks; return the statement set that writes every table."""
     register_sources(t_env, settings)
     register_sinks(t_env, settings)
-    orders_enrich.register_views(
-        t_env, currency_udf_version=settings.currency_udf_version, max_record_bytes=settings.max_record_bytes
-    )
-    orders_metrics.register_views(t_env, version=settings.metrics_version)
+    orders_enrich.register_views(t_env, max_record_bytes=settings.max_record_bytes)
+    orders_metrics.register_views(t_env)
     outputs = {**orders_enrich.transform(t_env), **orders_metrics.transform(t_env)}
     outputs[tables.ANOMALIES.name] = orders_anomalies.transform(t_env, rules.load(settings.rules_file))
     statements = t_env.create_statement_set()

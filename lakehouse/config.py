@@ -80,11 +80,6 @@ class Settings:
     # the planner's generated code; the quick compiler alone made `make run` 1.6-2x faster in wall
     # time (BENCHMARKS.md). A long-running job on a cluster keeps the JVM's default (both tiers).
     jvm_options: str = "-XX:TieredStopAtLevel=1"
-    # Logic versions, for the bug-fix drills (docs/RUNBOOK.md). 1 is the deliberately wrong code of
-    # the drill, 2 the fix (default). The currency fix keeps the job's state layout (a savepoint
-    # restores); the metrics fix changes an aggregate (it cannot restore: replay instead).
-    currency_udf_version: int = 2
-    metrics_version: int = 2
     # A replay's table version: its job writes <table root>/_v/<version>; readers follow the table
     # root's pointer (lakehouse/lake/catalog.py).
     table_version: str = ""
