@@ -1,5 +1,6 @@
-"""The `lakehouse` command line (commands.py), with the commands on the tables (data.py), on change
-data capture (cdc.py) and the one-line failure messages (errors.py)."""
+"""The `lakehouse` command line: commands.py builds the parser and runs a command; data.py (quality,
+read model, training sets), trino.py, batch_report.py and cdc.py add their groups of commands;
+options.py turns a command's options into Settings; errors.py makes a failure one line."""
 
 from lakehouse.cli.commands import build_parser, main
 

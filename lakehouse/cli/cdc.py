@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 
-from lakehouse import config
+from lakehouse.cli import options
 from lakehouse.sources import backoffice, cdc, generator
 
 
 def cmd_register(args: argparse.Namespace) -> int:
-    settings = config.load(args.profile)
+    settings = options.settings(args)
     cdc_settings = cdc.load_settings()
     if args.print_config:
         print(json.dumps(cdc.connector_config(settings, cdc_settings), indent=2))

@@ -11,16 +11,9 @@ from pathlib import Path
 
 from lakehouse import config
 from lakehouse.cli import data as cli_data
-from lakehouse.cli import errors
+from lakehouse.cli import errors, options
 from lakehouse.lake import tables
 from lakehouse.sources import generator
-
-
-def _settings(args: argparse.Namespace) -> config.Settings:
-    overrides = {"parallelism": getattr(args, "parallelism", None)}
-    if getattr(args, "data_dir", None):
-        overrides["data_dir"] = Path(args.data_dir)
-    return config.load(args.profile, **overrides)
 
 
 def _gen_config(args: argparse.Namespace) -> generator.GeneratorConfig:
@@ -62,7 +55,7 @@ def _keep_live_view(viewer) -> None:
 def cmd_generate(args: argparse.Namespace) -> int:
     from lakehouse.pipeline import embedded
 
-    settings = _settings(args)
+    settings = options.settings(args)
     embedded.prepare_input(settings, _gen_config(args))
     return 0
 
@@ -71,7 +64,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from lakehouse.pipeline import embedded
     from lakehouse.query import report
 
-    settings = _settings(args)
+    settings = options.settings(args)
     if settings.profile != "embedded":
         print(
             "`lakehouse run` drives the embedded mini-cluster; on a cluster submit jobs/orders_pipeline.py "
@@ -113,7 +106,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_follow(args: argparse.Namespace) -> int:
     from lakehouse.lake import read_model
 
-    settings = _settings(args)
+    settings = options.settings(args)
     while True:
         result = read_model.follow(settings)
         if result is not None:
@@ -130,7 +123,7 @@ def cmd_follow(args: argparse.Namespace) -> int:
 def cmd_summary(args: argparse.Namespace) -> int:
     from lakehouse.query import report
 
-    print(report.summary(_settings(args)))
+    print(report.summary(options.settings(args)))
     return 0
 
 
@@ -139,7 +132,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
     from lakehouse.lake import catalog, tables
 
-    settings = _settings(args)
+    settings = options.settings(args)
     spec = tables.BY_NAME.get(args.table)
     if spec is None:
         print(f"unknown table {args.table!r}; known: {', '.join(tables.BY_NAME)}", file=sys.stderr)
@@ -167,7 +160,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 def cmd_produce(args: argparse.Namespace) -> int:
     from lakehouse.sources import producer
 
-    settings = _settings(args)
+    settings = options.settings(args)
     created = producer.ensure_topics(settings.kafka_bootstrap, settings.topic_prefix)
     if created:
         _log(f"created topics {', '.join(created)}")
@@ -186,7 +179,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
     from lakehouse.lake import storage
     from lakehouse.pipeline import flink_cluster
 
-    settings = _settings(args)
+    settings = options.settings(args)
     if args.package and args.no_package:
         print("--package and --no-package exclude each other", file=sys.stderr)
         return 2
@@ -267,7 +260,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from lakehouse.lake import storage
     from lakehouse.pipeline import flink_cluster
 
-    settings = _settings(args)
+    settings = options.settings(args)
     job_name = args.job_name or f"{settings.job_name}-{args.table_version}"
     replay = replace(settings, table_version=args.table_version, job_name=job_name)
     env = {"LAKEHOUSE_TABLE_VERSION": replay.table_version, "LAKEHOUSE_JOB_NAME": replay.job_name}
@@ -286,7 +279,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def cmd_switch(args: argparse.Namespace) -> int:
     from lakehouse.lake import catalog
 
-    settings = _settings(args)
+    settings = options.settings(args)
     if args.version is None:
         pointer = catalog.read_pointer(settings)
         print(json.dumps(pointer, indent=2, sort_keys=True) if pointer else f"{catalog.BASE} (no pointer)")
@@ -309,7 +302,7 @@ def _current(settings: config.Settings) -> str:
 def cmd_jobs(args: argparse.Namespace) -> int:
     from lakehouse.pipeline import flink_cluster
 
-    settings = _settings(args)
+    settings = options.settings(args)
     if args.action == "list":
         for job in flink_cluster.list_jobs(settings):
             print(f"{job['id']}  {job['state']:10s} {job['name']}")
@@ -339,7 +332,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 def cmd_maintain(args: argparse.Namespace) -> int:
     from lakehouse.lake import maintenance
 
-    settings = _settings(args)
+    settings = options.settings(args)
     for result in maintenance.maintain(settings, retention_hours=args.retention_hours, dry_run=args.dry_run):
         _log(
             f"{result.table}: compacted {result.files_removed} files into {result.files_added}, "
@@ -477,10 +470,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("table", help="e.g. silver.orders_enriched")
     p.add_argument("--limit", type=int, default=20, help="newest commits to show (default 20)")
     p.set_defaults(func=cmd_history)
-    from lakehouse.query import batch_report, trino
+    from lakehouse.cli import batch_report as batch_report_cli
+    from lakehouse.cli import trino as trino_cli
 
-    trino.add_commands(sub, common)
-    batch_report.add_commands(sub, common)
+    trino_cli.add_commands(sub, common)
+    batch_report_cli.add_commands(sub, common)
     cli_data.add_commands(sub, common)  # quality, orders-current, training-set
     from lakehouse.cli import cdc as cdc_cli
 

@@ -9,18 +9,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from lakehouse import config
-
-
-def _settings(args: argparse.Namespace) -> config.Settings:
-    overrides = {"data_dir": Path(args.data_dir)} if getattr(args, "data_dir", None) else {}
-    return config.load(args.profile, **overrides)
+from lakehouse.cli import options
 
 
 def cmd_quality_check(args: argparse.Namespace) -> int:
     from lakehouse.quality import gates
 
-    settings = _settings(args)
+    settings = options.settings(args)
     names = args.tables or gates.checked_tables(settings)
     if args.version is not None and len(names) != 1:
         print("--version needs exactly one table", file=sys.stderr)
@@ -41,7 +36,7 @@ def cmd_quality_status(args: argparse.Namespace) -> int:
 
     from lakehouse.quality import gates
 
-    settings = _settings(args)
+    settings = options.settings(args)
     print(f"{'table':26s} {'latest':>6s} {'validated':>9s}  last check")
     for name in args.tables or gates.checked_tables(settings):
         latest = DeltaTable(
@@ -63,7 +58,7 @@ def cmd_orders_current(args: argparse.Namespace) -> int:
 
     from lakehouse.lake import read_model
 
-    settings = _settings(args)
+    settings = options.settings(args)
     result = read_model.update_orders_current(settings, order_ids=args.order_id or None)
     print(
         f"{read_model.ORDERS_CURRENT.name}: {result.orders:,} orders recomputed from silver.order_events "
@@ -78,7 +73,7 @@ def cmd_orders_current(args: argparse.Namespace) -> int:
 def cmd_training_build(args: argparse.Namespace) -> int:
     from lakehouse.ml import training
 
-    settings = _settings(args)
+    settings = options.settings(args)
     versions = {}
     for pin in args.pin or []:
         table, _, version = pin.partition("=")
@@ -94,7 +89,7 @@ def cmd_training_build(args: argparse.Namespace) -> int:
 def cmd_training_rebuild(args: argparse.Namespace) -> int:
     from lakehouse.ml import training
 
-    settings = _settings(args)
+    settings = options.settings(args)
     manifest_path = Path(args.manifest)
     out = Path(args.out) if args.out else manifest_path.parent.with_name(manifest_path.parent.name + "_rebuilt")
     try:
@@ -116,7 +111,7 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
     from lakehouse import contract
     from lakehouse.lake import catalog, tables
 
-    settings = _settings(args)
+    settings = options.settings(args)
     uri = catalog.resolve(settings, tables.QUARANTINE)
     rows = DeltaTable(uri, storage_options=settings.storage_options()).to_pyarrow_table().to_pylist()
     rows = [
