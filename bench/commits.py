@@ -16,8 +16,8 @@ from collections.abc import Callable
 import numpy as np
 
 from bench import queries
-from lakehouse import storage, tables
 from lakehouse.config import Settings
+from lakehouse.lake import storage, tables
 from tests import delta_tool
 
 Log = Callable[[str], None]

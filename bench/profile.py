@@ -137,13 +137,13 @@ def child() -> int:
     """Build and run the plan with the settings in the environment; print its figures as JSON."""
     from jobs import orders_pipeline
     from lakehouse import config
-    from lakehouse.flink_env import create_table_env
+    from lakehouse.pipeline.flink_env import create_table_env
 
     settings = config.load()
     started = time.monotonic()
     if settings.sink_mode == "delta":
         # Fresh tables for every run: the Delta sink appends, and each run is compared alone.
-        from lakehouse import storage
+        from lakehouse.lake import storage
 
         shutil.rmtree(Path(settings.tables_uri()), ignore_errors=True)
         storage.ensure_tables(settings)
@@ -228,7 +228,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         return child()
 
-    from lakehouse import config, embedded, generator, tables
+    from lakehouse import config
+    from lakehouse.lake import tables
+    from lakehouse.pipeline import embedded
+    from lakehouse.sources import generator
 
     work = Path(tempfile.mkdtemp(prefix="lakehouse-profile-"))
     try:

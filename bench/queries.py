@@ -1,10 +1,10 @@
 """Report query latency: Trino and polars on the same synthetic silver Delta tables on S3.
 
 The silver tables get synthetic rows written with deltalake directly (the table specs of
-lakehouse/tables.py): ``rows`` placed orders in silver.orders_enriched and ``rows`` order events
+lakehouse/lake/tables.py): ``rows`` placed orders in silver.orders_enriched and ``rows`` order events
 in silver.order_events (orders of five events each), 30 days of event time, so both engines scan
 the same files. Three reports of sql/trino/ run on Trino; the same reports are written in polars
-below (the daily report is lakehouse/batch_report.py's own transform).
+below (the daily report is lakehouse/query/batch_report.py's own transform).
 """
 
 from __future__ import annotations
@@ -19,9 +19,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import write_deltalake
 
-from lakehouse import batch_report, flink_cluster, generator, storage, tables
-from lakehouse import trino as lakehouse_trino
 from lakehouse.config import Settings
+from lakehouse.lake import storage, tables
+from lakehouse.pipeline import flink_cluster
+from lakehouse.query import batch_report
+from lakehouse.query import trino as lakehouse_trino
+from lakehouse.sources import generator
 
 Log = Callable[[str], None]
 REPORTS = ("rpt_top_categories", "rpt_order_status_funnel", "rpt_daily_report")

@@ -270,7 +270,7 @@ def _queries(results: dict) -> list[str]:
         "Synthetic rows written with deltalake into silver.orders_enriched and silver.order_events "
         "(N rows each, 30 days, partitioned by dt). *first*: the first run; *best*: the best of the "
         "following runs. polars: `scan_delta` plus the same report in polars (the daily report is "
-        "lakehouse/batch_report.py's transform).",
+        "lakehouse/query/batch_report.py's transform).",
         "",
         markdown_table(
             ["report", "silver rows", "Trino first s", "Trino best s", "polars first s", "polars best s", "errors"],

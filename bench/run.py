@@ -33,7 +33,9 @@ from pathlib import Path
 
 from bench import commits, machine, queries, report, spark, stack
 from bench.memory import Sampler
-from lakehouse import config, flink_cluster, generator
+from lakehouse import config
+from lakehouse.pipeline import flink_cluster
+from lakehouse.sources import generator
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"

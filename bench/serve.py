@@ -32,7 +32,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from jobs import orders_speed
-from lakehouse import config, contract, flink_cluster, generator, producer, storage
+from lakehouse import config, contract
+from lakehouse.lake import storage
+from lakehouse.pipeline import flink_cluster
+from lakehouse.sources import generator, producer
 
 REPO = Path(__file__).resolve().parent.parent
 

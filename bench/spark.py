@@ -27,7 +27,10 @@ from pathlib import Path
 
 from bench import stack, stats
 from bench.memory import Sampler
-from lakehouse import config, flink_cluster, generator, producer, tables
+from lakehouse import config
+from lakehouse.lake import tables
+from lakehouse.pipeline import flink_cluster
+from lakehouse.sources import generator, producer
 
 REPO = Path(__file__).resolve().parent.parent
 PEER = "bench.peers.spark_streaming"
@@ -196,7 +199,7 @@ def _commits(settings: config.Settings) -> dict:
     """The peer's appends into silver.order_events (one per micro-batch with rows), from the Delta history."""
     from deltalake import DeltaTable
 
-    from lakehouse import storage
+    from lakehouse.lake import storage
 
     uri = storage.table_uri(settings, tables.ORDER_EVENTS)
     history = DeltaTable(uri, storage_options=settings.storage_options()).history()

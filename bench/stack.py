@@ -35,8 +35,11 @@ from deltalake import DeltaTable
 from bench import memory, stats
 from bench.memory import Sampler
 from bench.stats import percentile
-from lakehouse import config, contract, flink_cluster, generator, producer, storage, tables
+from lakehouse import config, contract
 from lakehouse.config import Settings
+from lakehouse.lake import storage, tables
+from lakehouse.pipeline import flink_cluster
+from lakehouse.sources import generator, producer
 
 Log = Callable[[str], None]
 

@@ -44,11 +44,11 @@ while IFS= read -r item; do
 done < <(env_run infra/flink/flink.sh artifacts)
 env_run python - "$ctx/lakehouse/jars" <<'PY'
 import shutil, sys
-from lakehouse import packaging
+from lakehouse.pipeline import packaging
 shutil.copy(packaging.udf_jar(), f"{sys.argv[1]}/lakehouse-udfs.jar")
 shutil.copy(packaging.connector_jar(), f"{sys.argv[1]}/lakehouse-delta-connector.jar")
 PY
-# The app tree: the code and what the job reads (lakehouse/release.py's APP_DIRS and APP_DATA).
+# The app tree: the code and what the job reads (lakehouse/pipeline/release.py's APP_DIRS and APP_DATA).
 (cd "$repo" && git ls-files -z -- lakehouse udfs jobs config sql | grep -zv '\.java$' |
   xargs -0 cp --parents -t "$ctx/lakehouse/app")
 

@@ -2,13 +2,14 @@
 customer and product versions valid at their event time.
 
 transform() only reads the registered sources (src_order_events, src_customers, src_products;
-the change records are parsed by the stg_/dim_ views, see lakehouse/cdc.py)
+the change records are parsed by the stg_/dim_ views, see lakehouse/sources/cdc.py)
 and returns the tables to write; jobs/orders_pipeline.py wires sources and sinks.
 """
 
 from __future__ import annotations
 
-from lakehouse import contract, sql, tables
+from lakehouse import contract, sql
+from lakehouse.lake import tables
 
 VIEWS = (
     "stg_customers",
@@ -23,15 +24,13 @@ VIEWS = (
 )
 
 
-def register_views(t_env, *, currency_udf_version: int = 2, max_record_bytes: int = contract.MAX_RECORD_BYTES) -> None:
+def register_views(t_env, *, max_record_bytes: int = contract.MAX_RECORD_BYTES) -> None:
     """Create the staging and intermediate views this job and the metrics job build on.
 
-    ``currency_udf_version`` picks the conversion (udfs/currency.py); the plan is the same for
-    every version, so a savepoint restores across them. ``max_record_bytes``: the contract's size
-    limit (Settings.max_record_bytes)."""
+    ``max_record_bytes``: the contract's size limit (Settings.max_record_bytes)."""
     from udfs.currency import to_eur_udf
 
-    t_env.create_temporary_function("to_eur", to_eur_udf(currency_udf_version))
+    t_env.create_temporary_function("to_eur", to_eur_udf())
     for view in VIEWS:
         sql.register_view(t_env, f"flink/{view}", **contract.sql_values(max_record_bytes=max_record_bytes))
 

@@ -3,21 +3,15 @@
 
 from __future__ import annotations
 
-from lakehouse import sql, tables
+from lakehouse import sql
+from lakehouse.lake import tables
 
 ROLLUPS = {"5m": 5, "1h": 60}
 SPECS = {"1m": tables.METRICS_1M, "5m": tables.METRICS_5M, "1h": tables.METRICS_1H}
-# distinct_customers of the 5m and 1h levels, per metrics version. Version 1 is the bug of the
-# incompatible-fix drill (docs/RUNBOOK.md): it counts customer-minutes, not customers. The fix
-# changes the aggregate (a distinct count keeps a set per window in state), so a savepoint of
-# version 1 cannot restore into version 2: the pre-flight check refuses and the runbook replays.
-DISTINCT_CUSTOMERS = {1: "count(customer_id)", 2: "count(distinct customer_id)"}
 
 
-def register_views(t_env, *, version: int = 2) -> None:
+def register_views(t_env) -> None:
     """Create fct_order_metrics_1m, _5m and _1h (window_time kept as the rowtime)."""
-    if version not in DISTINCT_CUSTOMERS:
-        raise ValueError(f"unknown metrics version {version}; expected one of {tuple(DISTINCT_CUSTOMERS)}")
     sql.register_view(t_env, "flink/int_order_metrics_1m_customer")
     sql.register_view(t_env, "flink/fct_order_metrics_1m")
     for level, minutes in ROLLUPS.items():
@@ -26,7 +20,6 @@ def register_views(t_env, *, version: int = 2) -> None:
             "flink/fct_order_metrics_rollup",
             view=f"fct_order_metrics_{level}",
             window_minutes=minutes,
-            distinct_customers=DISTINCT_CUSTOMERS[version],
         )
 
 

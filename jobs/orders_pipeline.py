@@ -15,8 +15,11 @@ if __package__ in (None, ""):  # run as a script by `flink run -py` or `python j
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from jobs import orders_anomalies, orders_enrich, orders_metrics, orders_speed  # noqa: E402
-from lakehouse import cdc, config, contract, flink_env, rules, sql, tables  # noqa: E402
+from lakehouse import config, contract, rules, sql
 from lakehouse.config import Settings  # noqa: E402
+from lakehouse.lake import tables
+from lakehouse.pipeline import flink_env
+from lakehouse.sources import cdc  # noqa: E402
 
 # The metadata column that says when a record reached the source, per connector.
 ARRIVAL_TIME_METADATA = {"filesystem": "file.modification-time", "kafka": "timestamp"}
@@ -56,7 +59,7 @@ def source_options(settings: Settings) -> dict[str, dict[str, str]]:
     # events it has not delivered yet, and the windows would drop them although the staging view
     # calls them on time (it compares each event with its own partition's progress, see
     # sql/flink/stg_order_events.sql and docs/DESIGN.md, "Lateness").
-    # Change records are read raw and parsed in SQL, so a bad one is quarantined (lakehouse/cdc.py).
+    # Change records are read raw and parsed in SQL, so a bad one is quarantined (lakehouse/sources/cdc.py).
     dimension = {**common, "format": "raw", "scan.watermark.idle-timeout": "30 s"}
     prefix = settings.topic_prefix
     # Lateness does not depend on the watermark, so the source reads as fast as Kafka serves it:
@@ -140,10 +143,8 @@ def build(t_env, settings: Settings):
     """Register sources, views and sinks; return the statement set that writes every table."""
     register_sources(t_env, settings)
     register_sinks(t_env, settings)
-    orders_enrich.register_views(
-        t_env, currency_udf_version=settings.currency_udf_version, max_record_bytes=settings.max_record_bytes
-    )
-    orders_metrics.register_views(t_env, version=settings.metrics_version)
+    orders_enrich.register_views(t_env, max_record_bytes=settings.max_record_bytes)
+    orders_metrics.register_views(t_env)
     outputs = {**orders_enrich.transform(t_env), **orders_metrics.transform(t_env)}
     outputs[tables.ANOMALIES.name] = orders_anomalies.transform(t_env, rules.load(settings.rules_file))
     statements = t_env.create_statement_set()
@@ -190,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wait", action="store_true", help="block until the job ends (bounded input)")
     args = parser.parse_args(argv)
     settings = config.load(args.profile, parallelism=args.parallelism)
-    from lakehouse.flink_env import create_table_env
+    from lakehouse.pipeline.flink_env import create_table_env
 
     t_env = create_table_env(settings)
     result = build(t_env, settings).execute()
@@ -204,14 +205,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _record_fingerprint(settings: Settings, job_id: str) -> None:
-    """Record the job's state fingerprint for `lakehouse jobs stop` (lakehouse/state_fingerprint.py).
+    """Record the job's state fingerprint for `lakehouse jobs stop` (lakehouse/pipeline/state_fingerprint.py).
 
     Computed after the job is submitted, from a second build of the same plan: compiling before
     execute() would number the job's plan nodes, hence its operator uids, after the compiled
-    plan's. The same build as lakehouse/fingerprint.py's ``compute`` without connector jars
+    plan's. The same build as lakehouse/pipeline/fingerprint.py's ``compute`` without connector jars
     (the `flink run` client has them in lib/)."""
-    from lakehouse import state_fingerprint
-    from lakehouse.flink_env import create_table_env
+    from lakehouse.pipeline import state_fingerprint
+    from lakehouse.pipeline.flink_env import create_table_env
 
     try:
         statements = build(create_table_env(settings), settings)

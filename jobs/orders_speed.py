@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lakehouse import sql, tables
+from lakehouse import sql
 from lakehouse.config import Settings
+from lakehouse.lake import tables
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ class Settings:
     order_source_options: str = ""
     # The same for the two dimension (CDC) sources, customers and products.
     dimension_source_options: str = ""
-    # How the dimension topics' records are wrapped (lakehouse/cdc.py): "schema" for Kafka Connect's
+    # How the dimension topics' records are wrapped (lakehouse/sources/cdc.py): "schema" for Kafka Connect's
     # JsonConverter with schemas.enable=true ({schema, payload}), "plain" for schemas.enable=false,
     # "auto" (default) takes either, record by record.
     cdc_envelope: str = "auto"
@@ -80,13 +80,8 @@ class Settings:
     # the planner's generated code; the quick compiler alone made `make run` 1.6-2x faster in wall
     # time (BENCHMARKS.md). A long-running job on a cluster keeps the JVM's default (both tiers).
     jvm_options: str = "-XX:TieredStopAtLevel=1"
-    # Logic versions, for the bug-fix drills (docs/RUNBOOK.md). 1 is the deliberately wrong code of
-    # the drill, 2 the fix (default). The currency fix keeps the job's state layout (a savepoint
-    # restores); the metrics fix changes an aggregate (it cannot restore: replay instead).
-    currency_udf_version: int = 2
-    metrics_version: int = 2
     # A replay's table version: its job writes <table root>/_v/<version>; readers follow the table
-    # root's pointer (lakehouse/catalog.py).
+    # root's pointer (lakehouse/lake/catalog.py).
     table_version: str = ""
     # The speed path: the job also writes gold 1-minute metrics and anomalies to Kafka topics
     # (<topic_prefix>gold-order-metrics-1m, <topic_prefix>gold-anomalies) for `lakehouse serve`.
@@ -110,7 +105,7 @@ class Settings:
         return _versioned(self.logical_tables_uri(), self.table_version)
 
     def fingerprints_uri(self) -> str:
-        """Where jobs record their state fingerprints (lakehouse/state_fingerprint.py)."""
+        """Where jobs record their state fingerprints (lakehouse/pipeline/state_fingerprint.py)."""
         if self.profile == "embedded":
             return str(self.data_dir / "fingerprints")
         return f"s3://{self.s3_bucket}/flink/fingerprints"

@@ -21,8 +21,8 @@ quarantine as ``duplicate event_id, same content`` (a redelivery) or ``..., diff
 (a conflict), keyed by ``duplicate_record_id``; the first one stays in silver.
 
 The Spark peer of the benchmark (bench/peers/spark_streaming.py) reads its reasons from here too,
-and so do the quality suites (lakehouse/quality_suites.py: event types, required fields, currencies,
-reasons), the read model (lakehouse/read_model.py) and the EUR conversion (``to_eur``, used by
+and so do the quality suites (lakehouse/quality/suites.py: event types, required fields, currencies,
+reasons), the read model (lakehouse/lake/read_model.py) and the EUR conversion (``to_eur``, used by
 udfs/currency.py). tests/unit/test_contract.py fails when a literal of the contract reappears in
 sql/flink/ or in those modules.
 """
@@ -54,7 +54,7 @@ MAX_EVENT_TIME_MS = 4_102_444_799_999
 # Bounds of the values an order can carry (in the event's currency for amount).
 MAX_QUANTITY = 10_000
 MAX_AMOUNT = 1_000_000.0
-# A product's price from the products change stream (lakehouse/cdc.py): positive, finite and at
+# A product's price from the products change stream (lakehouse/sources/cdc.py): positive, finite and at
 # most this, or the change is quarantined ("price out of range") and no table gets a non-finite price.
 MAX_PRICE = MAX_AMOUNT
 # A record larger than this (bytes, as published) is quarantined unparsed; Settings.max_record_bytes

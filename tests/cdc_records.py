@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from lakehouse.generator import Dataset, Record
+from lakehouse.sources.generator import Dataset, Record
 
 SCHEMA = {"type": "struct", "optional": False, "name": "shop.public.customers.Envelope", "fields": []}
 

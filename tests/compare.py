@@ -7,7 +7,7 @@ from collections import Counter
 
 from deltalake import DeltaTable
 
-from lakehouse.tables import TableSpec
+from lakehouse.lake.tables import TableSpec
 
 REL_TOL = 1e-9
 

@@ -10,8 +10,8 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from lakehouse import packaging
-from lakehouse.tables import TableSpec
+from lakehouse.lake.tables import TableSpec
+from lakehouse.pipeline import packaging
 
 
 def classpath() -> str:

@@ -1,7 +1,7 @@
 """A seeded fuzzer of hostile change records on the customers and products streams: each one is a
 mutation of a generated change, published right after it (same arrival time).
 
-Mutations break each rule of lakehouse/cdc.py (not JSON, JSON constants, no or an unknown op, the
+Mutations break each rule of lakehouse/sources/cdc.py (not JSON, JSON constants, no or an unknown op, the
 key or the version time missing or of the wrong type, a version time far out, a product price that
 is not a positive finite number) or keep the change as it was (a redelivery, an unknown field).
 None of them moves a key's version to another time, so arrival order and version order still agree
@@ -15,8 +15,9 @@ import json
 import random
 from collections.abc import Callable
 
-from lakehouse import contract, generator
-from lakehouse.generator import Record
+from lakehouse import contract
+from lakehouse.sources import generator
+from lakehouse.sources.generator import Record
 from tests.reference_cdc import KEYS
 
 YEAR_MS = 365 * generator.DAY_MS

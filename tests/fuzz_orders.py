@@ -21,8 +21,9 @@ import json
 import random
 from collections.abc import Callable
 
-from lakehouse import contract, generator
-from lakehouse.generator import Record
+from lakehouse import contract
+from lakehouse.sources import generator
+from lakehouse.sources.generator import Record
 
 YEAR_MS = 365 * generator.DAY_MS
 STRING_FIELDS = [f.name for f in contract.FIELDS if f.json_type == "string"]

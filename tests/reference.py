@@ -13,9 +13,10 @@ from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from lakehouse import contract, tables
+from lakehouse import contract
 from lakehouse import rules as rules_mod
-from lakehouse.generator import Dataset
+from lakehouse.lake import tables
+from lakehouse.sources.generator import Dataset
 from tests.reference_cdc import read_change
 from tests.reference_contract import check
 
@@ -27,8 +28,8 @@ def ts(ms: int) -> datetime:
 
 
 def amount_eur(amount: float, currency: str, version: int) -> float:
-    """The EUR amount an order must get under a currency UDF version (config.currency_udf_version):
-    1 is the drill's deliberate bug (multiplied by the rate), 2 the fix (divided)."""
+    """The EUR amount an order must get under a currency conversion version: 1 is the drill's
+    deliberate bug (multiplied by the rate, tests/drill_bugs.py), 2 the fix (divided)."""
     rate = contract.RATES_PER_EUR[currency]
     return round(amount * rate if version == 1 else amount / rate, 2)
 
@@ -39,7 +40,7 @@ class Model:
     ``currency_version`` is the currency UDF version every order was converted with, or a function
     of the event giving it per order (a drill that restores fixed code mid-stream).
     ``metrics_version`` 1 counts customer-minutes as the 5m and 1h distinct_customers (the bug of
-    the incompatible-fix drill); 2 counts distinct customers.
+    the incompatible-fix drill, tests/drill_bugs.py); 2 counts distinct customers.
     ``order_positions`` gives an order record's position in its source (the quarantine key of a
     record without a payload); ``max_record_bytes`` the contract's size limit the job ran with.
     """

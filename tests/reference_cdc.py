@@ -17,7 +17,7 @@ FIELDS = {"customers": ("name", "region", "segment"), "products": ("name", "cate
 
 
 def read_change(value: str | None, stream: str, *, arrival_ms: int, envelope: str = "auto") -> tuple[str, object]:
-    """Classify one raw record of the customers or products topic (see lakehouse/cdc.py)."""
+    """Classify one raw record of the customers or products topic (see lakehouse/sources/cdc.py)."""
     if value is None:
         return "skip", None
     key = KEYS[stream]

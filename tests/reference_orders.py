@@ -3,7 +3,8 @@ column of gold.orders_current, written without the production code, and a compar
 
 from __future__ import annotations
 
-from lakehouse import contract, read_model
+from lakehouse import contract
+from lakehouse.lake import read_model
 
 STATE_COLUMNS = [name for name, _ in read_model.ORDERS_CURRENT.columns if name != "state_hash"]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 
-from lakehouse import tables
+from lakehouse.lake import tables
 from tests.reference import Model
 
 REL_TOL = 1e-9

@@ -55,7 +55,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from lakehouse import contract, tables
+from lakehouse import contract
+from lakehouse.lake import tables
 
 try:  # the `spark` extra: LAKEHOUSE_EXTRAS=spark scripts/bootstrap.sh installs it
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -214,7 +215,7 @@ def contract_rejects(staged: DataFrame) -> DataFrame:
 
 def dimension_versions(raw: DataFrame, *, key: str, attributes: dict[str, str]) -> DataFrame:
     """A Debezium change topic read as a batch -> one row per version of a key with its validity
-    range [updated_at, valid_to) in epoch ms and ``is_deleted`` (rules of lakehouse/cdc.py)."""
+    range [updated_at, valid_to) in epoch ms and ``is_deleted`` (rules of lakehouse/sources/cdc.py)."""
     payload = F.col("value").cast("string")
     envelope = F.when(
         F.get_json_object(payload, "$.schema").isNotNull() & F.get_json_object(payload, "$.payload").isNotNull(),
@@ -373,7 +374,7 @@ def _hadoop_path(uri: str) -> str:
 
 
 def table_path(options: Options, spec: tables.TableSpec) -> str:
-    """Where the peer writes a table: the same layout as the Flink job's (lakehouse/storage.py)."""
+    """Where the peer writes a table: the same layout as the Flink job's (lakehouse/lake/storage.py)."""
     return f"{_hadoop_path(options.table_root.rstrip('/'))}/{spec.path}"
 
 

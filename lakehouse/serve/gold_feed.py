@@ -19,8 +19,8 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 from deltalake import DeltaTable
 
-from lakehouse import catalog, tables
 from lakehouse.config import Settings
+from lakehouse.lake import catalog, tables
 from lakehouse.serve import rows as R
 from lakehouse.serve.store import Store
 

@@ -1,6 +1,6 @@
 """History of 1-minute metrics from the gold Delta table, read at one pinned table version.
 
-The table is found through the catalog's pointer (lakehouse/catalog.py), opened once at the asked
+The table is found through the catalog's pointer (lakehouse/lake/catalog.py), opened once at the asked
 version (or the newest), and that version is returned with the rows, so a caller can repeat the
 exact same read later.
 """
@@ -13,8 +13,8 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 from deltalake import DeltaTable
 
-from lakehouse import catalog, tables
 from lakehouse.config import Settings
+from lakehouse.lake import catalog, tables
 from lakehouse.serve import rows as R
 
 

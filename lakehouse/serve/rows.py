@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from lakehouse import tables
+from lakehouse.lake import tables
 
 METRIC_COLUMNS = tables.METRICS_1M.column_names()
 ANOMALY_COLUMNS = tables.ANOMALIES.column_names()

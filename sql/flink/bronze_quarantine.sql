@@ -1,6 +1,6 @@
 -- Bronze: records that broke the contract (from staging) or referenced a customer or product
 -- that did not exist at their event time (from the temporal join), and customers / products change
--- records the job cannot use (stg_customers, stg_products: rules in lakehouse/cdc.py), with the raw
+-- records the job cannot use (stg_customers, stg_products: rules in lakehouse/sources/cdc.py), with the raw
 -- payload (base64 after "base64:" when its bytes are not UTF-8). An order event's event_time is
 -- its ts_ms when that is a plausible time (lakehouse/contract.py), else null; a change record's is
 -- left null: its time is what may be broken.

@@ -1,7 +1,7 @@
 -- Gold: order metrics for a coarser tumbling window ({{window_minutes}} minutes), cascaded from the
 -- per-customer 1-minute partials. The 1-minute window columns are renamed first: Flink rejects a
 -- second TUMBLE over a relation that already has window_start and window_end.
--- distinct_customers is count(distinct customer_id); jobs/orders_metrics.py fills it per metrics version.
+-- distinct_customers counts distinct customers over the window (a set per window in state).
 -- Grain: one row per window, region and category. Key: window_start, region, category.
 with minute_partials as (
     select
@@ -24,7 +24,7 @@ select
     sum(order_count) as order_count,
     sum(revenue_eur) as revenue_eur,
     sum(revenue_eur) / sum(order_count) as avg_order_value_eur,
-    {{distinct_customers}} as distinct_customers,
+    count(distinct customer_id) as distinct_customers,
     min(min_amount_eur) as min_amount_eur,
     max(max_amount_eur) as max_amount_eur
 from table(tumble(table minute_partials, descriptor(minute_time), interval '{{window_minutes}}' minute))

@@ -1,5 +1,5 @@
 -- Source: the products change stream (Debezium envelopes), one row per record, read raw so that a
--- change the job cannot read is quarantined (stg_products) instead of failing the job (lakehouse/cdc.py).
+-- change the job cannot read is quarantined (stg_products) instead of failing the job (lakehouse/sources/cdc.py).
 -- Grain: one row per change record. Key: none (record_id = md5 of the payload).
 -- envelope: the Debezium envelope, unwrapped from JsonConverter's {schema, payload} when configured.
 -- Version time: after.updated_at for c/u/r; for a delete, the delete's own time (source.ts_ms, else

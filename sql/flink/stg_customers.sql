@@ -1,4 +1,4 @@
--- Staging: every customers change record parsed and checked (rules in lakehouse/cdc.py).
+-- Staging: every customers change record parsed and checked (rules in lakehouse/sources/cdc.py).
 -- Grain: one row per change record; tombstones (null values, no change) are skipped.
 -- Key: record_id (md5 of the payload). customer_id: after's for c/u/r, before's for a delete.
 -- updated_at: the version's time in epoch ms (after.updated_at, or the delete's time).

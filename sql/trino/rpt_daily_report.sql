@@ -1,7 +1,7 @@
 -- Report: the daily report: orders, revenue, average order value, customers and anomalies per day and region.
 -- Grain: one row per day (UTC date of event time) and region with orders or anomalies. Key: day, region.
 -- Sources: silver.orders_enriched (orders, valid-at-event-time region) and gold.anomalies (rule
--- firings, dated by their window start). The batch job lakehouse/batch_report.py computes the same
+-- firings, dated by their window start). The batch job lakehouse/query/batch_report.py computes the same
 -- rows with polars into gold.daily_report; the integration tests check that both agree.
 with orders as (
     select

@@ -10,9 +10,10 @@ import threading
 import time
 from pathlib import Path
 
-from lakehouse import flink_cluster, storage, tables
 from lakehouse.config import Settings
-from lakehouse.generator import Record
+from lakehouse.lake import storage, tables
+from lakehouse.pipeline import flink_cluster
+from lakehouse.sources.generator import Record
 from tests.compare import read_rows
 
 REPO = Path(__file__).resolve().parents[2]

@@ -18,8 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse import config, embedded, flink_cluster, generator
-from lakehouse import trino as lakehouse_trino
+from lakehouse import config
+from lakehouse.pipeline import embedded, flink_cluster
+from lakehouse.query import trino as lakehouse_trino
+from lakehouse.sources import generator
 
 REPO = Path(__file__).resolve().parents[2]
 STACK = REPO / "infra" / "stack.sh"

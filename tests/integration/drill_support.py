@@ -11,8 +11,11 @@ import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from lakehouse import config, flink_cluster, generator, producer, storage, tables
+from lakehouse import config
 from lakehouse.config import Settings
+from lakehouse.lake import storage, tables
+from lakehouse.pipeline import flink_cluster
+from lakehouse.sources import generator, producer
 from tests.compare import read_rows
 
 REPO = Path(__file__).resolve().parents[2]
@@ -47,8 +50,6 @@ class DrillRun:
             "LAKEHOUSE_JOB_NAME": s.job_name,
             "LAKEHOUSE_PARALLELISM": str(s.parallelism),
             "LAKEHOUSE_CHECKPOINT_INTERVAL_MS": str(s.checkpoint_interval_ms),
-            "LAKEHOUSE_CURRENCY_UDF_VERSION": str(s.currency_udf_version),
-            "LAKEHOUSE_METRICS_VERSION": str(s.metrics_version),
             "LAKEHOUSE_TABLE_VERSION": s.table_version,
             "LAKEHOUSE_MAX_RECORD_BYTES": str(s.max_record_bytes),
         }
@@ -77,16 +78,20 @@ class DrillRun:
             progress_seconds=3600,
         )
 
-    def cli(self, *args: str, settings: Settings | None = None, timeout: float = 1200) -> subprocess.CompletedProcess:
-        """Run ``python -m lakehouse <args>`` as an operator would, with this run's variables.
+    def cli(
+        self, *args: str, settings: Settings | None = None, code: Path = REPO, timeout: float = 1200
+    ) -> subprocess.CompletedProcess:
+        """Run ``python -m lakehouse <args>`` as an operator would, with this run's variables, from
+        the checkout ``code`` (this one, or a copy with a drill's bug: tests/drill_bugs.py).
 
-        `submit` ships the release archive (lakehouse/release.py): the first one builds it, and each
+        `submit` ships the release archive (lakehouse/pipeline/release.py): the first one builds it, and each
         uploads its Python environment (about 220 MB) to the cluster, hence the long timeout."""
         env = {**flink_cluster.clean_environment(), **self.env(settings), "LAKEHOUSE_PROFILE": "local"}
+        env["PYTHONPATH"] = str(code)
         return subprocess.run(
             [sys.executable, "-m", "lakehouse", *args],
             env=env,
-            cwd=REPO,
+            cwd=code,
             capture_output=True,
             text=True,
             timeout=timeout,

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from lakehouse import flink_cluster
+from lakehouse.pipeline import flink_cluster
 
 REPO = Path(__file__).resolve().parents[2]
 FLINK = REPO / "infra" / "flink" / "flink.sh"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse import flink_cluster
+from lakehouse.pipeline import flink_cluster
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("LAKEHOUSE_TEST_ARTIFACTS", REPO / "build" / "test-artifacts"))

@@ -16,7 +16,10 @@ import urllib.request
 
 import pytest
 
-from lakehouse import application, flink_cluster, generator, rules, storage, tables
+from lakehouse import rules
+from lakehouse.lake import storage, tables
+from lakehouse.pipeline import application, flink_cluster
+from lakehouse.sources import generator
 from tests.compare import diff, read_rows
 from tests.integration.drill_support import (
     DrillRun,

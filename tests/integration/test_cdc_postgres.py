@@ -30,7 +30,10 @@ import uuid
 
 import pytest
 
-from lakehouse import backoffice, cdc, config, flink_cluster, generator, producer, rules, storage, tables
+from lakehouse import config, rules
+from lakehouse.lake import storage, tables
+from lakehouse.pipeline import flink_cluster
+from lakehouse.sources import backoffice, cdc, generator, producer
 from tests.compare import diff
 from tests.integration import cdc_support as support
 from tests.reference import Model

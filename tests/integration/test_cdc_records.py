@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import pytest
 
-from lakehouse import config, embedded, generator, rules, storage, tables
+from lakehouse import config, rules
+from lakehouse.lake import storage, tables
+from lakehouse.pipeline import embedded
+from lakehouse.sources import generator
 from tests.cdc_records import handmade
 from tests.compare import diff, read_rows
 from tests.reference import Model

@@ -12,7 +12,8 @@ import polars as pl
 import pytest
 from deltalake import DeltaTable
 
-from lakehouse import config, storage, tables
+from lakehouse import config
+from lakehouse.lake import storage, tables
 from tests import delta_tool
 
 pytestmark = pytest.mark.integration

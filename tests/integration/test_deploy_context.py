@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse import flink_cluster
+from lakehouse.pipeline import flink_cluster
 
 pytestmark = pytest.mark.integration
 
@@ -75,7 +75,7 @@ def test_the_job_plans_from_the_copied_code_alone(context):
         "LAKEHOUSE_DATA_DIR": str(root.parent / "data"),
     }
     script = (
-        "import lakehouse, lakehouse.config as c, lakehouse.fingerprint as f; "
+        "import lakehouse, lakehouse.config as c, lakehouse.pipeline.fingerprint as f; "
         "s = c.load('production'); print(lakehouse.__file__); print(s.rules_file); "
         "print(len(f.compute(s, connector_jars=False).operators))"
     )

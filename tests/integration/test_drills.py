@@ -1,7 +1,10 @@
 """The two bug-fix drills of docs/RUNBOOK.md on the local stack (Kafka, S3, Flink cluster).
 
-Compatible fix: the job runs with the wrong currency conversion (LAKEHOUSE_CURRENCY_UDF_VERSION=1),
-is stopped with a savepoint mid-stream, and the fixed code restores from it. Every event must be
+Each drill first submits the code before its fix: a copy of this checkout with the bug of
+tests/drill_bugs.py, submitted from that copy as an operator would have; the fix is this checkout.
+
+Compatible fix: the job runs with the wrong currency conversion (drill_bugs.CURRENCY), is
+stopped with a savepoint mid-stream, and the fixed code restores from it. Every event must be
 in silver once, windows before the seam must equal the reference model with the wrong
 conversion, windows after it the model with the fix, and the windows across the seam the model
 with each order converted by the code that processed it: no gap, no duplicate.
@@ -10,10 +13,15 @@ with each order converted by the code that processed it: no gap, no duplicate.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
-from lakehouse import catalog, fingerprint, flink_cluster, generator, rules, storage, tables
+from lakehouse import rules
+from lakehouse.lake import catalog, storage, tables
+from lakehouse.pipeline import fingerprint, flink_cluster
+from lakehouse.sources import generator
+from tests import drill_bugs
 from tests.compare import diff, read_rows
 from tests.integration.drill_support import (
     DrillRun,
@@ -35,10 +43,9 @@ GEN = generator.GeneratorConfig(orders_per_second=2.0)
 SEAM_AFTER_MINUTES = 30
 
 
-def test_compatible_fix_restores_from_a_savepoint_with_no_gap_and_no_duplicate(local_stack):
+def test_compatible_fix_restores_from_a_savepoint_with_no_gap_and_no_duplicate(local_stack, tmp_path):
     run = DrillRun.create("dc")
-    buggy = run.with_(currency_udf_version=1)
-    fixed = run.with_(currency_udf_version=2)
+    buggy_code = drill_bugs.checkout(drill_bugs.CURRENCY, tmp_path / "before-the-fix")
     dataset = generator.generate(GEN)
     seam_ms = quiet_seam(dataset, after_ms=GEN.start_ms + SEAM_AFTER_MINUTES * 60_000)
     before, after = split_by_arrival(dataset, seam_ms)
@@ -54,7 +61,7 @@ def test_compatible_fix_restores_from_a_savepoint_with_no_gap_and_no_duplicate(l
     timings = {}
     started = time.monotonic()
     try:
-        job_id = flink_cluster.submit(buggy, env=run.env(buggy))
+        job_id = _submit_buggy(run, buggy_code)
         produced = run.produce(before)
         wait_until(
             lambda: silver_before <= set(key_set(run.settings, tables.ORDER_EVENTS)),
@@ -68,7 +75,7 @@ def test_compatible_fix_restores_from_a_savepoint_with_no_gap_and_no_duplicate(l
         assert recorded, "the job recorded no state fingerprint"
         _progress(timings, "stopped with savepoint", started)
         # The operator's command: the pre-flight check passes (same state layout), then flink run -s.
-        submitted = run.cli("submit", "--from-savepoint", savepoint, settings=fixed)
+        submitted = run.cli("submit", "--from-savepoint", savepoint)
         assert submitted.returncode == 0, submitted.stdout[-3000:] + submitted.stderr[-3000:]
         assert "matches the savepoint's" in submitted.stdout
         job_id = submitted_job_id(submitted.stdout)
@@ -118,11 +125,11 @@ def test_compatible_fix_restores_from_a_savepoint_with_no_gap_and_no_duplicate(l
     assert not problems, "\n".join(problems)
 
 
-def test_incompatible_fix_is_refused_before_restore_then_replayed_and_readers_switched(local_stack):
+def test_incompatible_fix_is_refused_before_restore_then_replayed_and_readers_switched(local_stack, tmp_path):
     run = DrillRun.create("di")
-    buggy = run.with_(metrics_version=1)
-    fixed = run.with_(metrics_version=2)
-    replay = run.with_(metrics_version=2, table_version="v2", job_name=f"{run.settings.job_name}-v2")
+    buggy_code = drill_bugs.checkout(drill_bugs.METRICS, tmp_path / "before-the-fix")
+    buggy = fixed = run.settings  # the same settings: the code differs
+    replay = run.with_(table_version="v2", job_name=f"{run.settings.job_name}-v2")
     # The buggy job reads events as they are produced; the replay reads all of Kafka flat out as a
     # backlog. Both must call the same events late: the generator's truth (docs/DESIGN.md, "Lateness").
     dataset = generator.generate(GEN)
@@ -137,7 +144,7 @@ def test_incompatible_fix_is_refused_before_restore_then_replayed_and_readers_sw
     timings = {}
     started = time.monotonic()
     try:
-        job_id = flink_cluster.submit(buggy, env=run.env(buggy))
+        job_id = _submit_buggy(run, buggy_code)
         produced = run.produce(dataset)
         wait_until(lambda: counts_reached(buggy, expected), timeout=240, what="the buggy job's tables", run=run)
         _progress(timings, "buggy job complete", started)
@@ -193,6 +200,17 @@ def test_incompatible_fix_is_refused_before_restore_then_replayed_and_readers_sw
     )
     assert corrected > 0
     assert not problems, "\n".join(problems)
+
+
+def _submit_buggy(run: DrillRun, code: Path) -> str:
+    """Submit the job from the checkout with the bug, as before the fix, with that checkout's release.
+
+    Not `--no-package`: its Python workers start in the TaskManager's working directory, which on
+    the local stack is this checkout, so they would import this checkout's (fixed) modules ahead of
+    the shipped code zip. A release's workers start in their own unpacked environment."""
+    submitted = run.cli("submit", code=code)
+    assert submitted.returncode == 0, submitted.stdout[-3000:] + submitted.stderr[-3000:]
+    return submitted_job_id(submitted.stdout + submitted.stderr)
 
 
 def _progress(timings: dict[str, float], step: str, started: float) -> None:

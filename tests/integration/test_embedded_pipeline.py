@@ -15,7 +15,10 @@ from dataclasses import replace
 import pytest
 from deltalake import DeltaTable
 
-from lakehouse import config, embedded, generator, rules, storage, tables
+from lakehouse import config, rules
+from lakehouse.lake import storage, tables
+from lakehouse.pipeline import embedded
+from lakehouse.sources import generator
 from tests.compare import diff, read_rows
 from tests.reference import Model
 

@@ -18,7 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse import flink_cluster, generator, producer, rules, storage, tables
+from lakehouse import rules
+from lakehouse.lake import storage, tables
+from lakehouse.pipeline import flink_cluster
+from lakehouse.sources import generator, producer
 from tests.compare import diff, read_rows
 from tests.integration.drill_support import DrillRun
 from tests.reference import Model

@@ -14,7 +14,10 @@ import math
 
 import pytest
 
-from lakehouse import config, embedded, generator, rules, storage, tables
+from lakehouse import config, rules
+from lakehouse.lake import storage, tables
+from lakehouse.pipeline import embedded
+from lakehouse.sources import generator
 from tests import fuzz_cdc
 from tests.compare import diff, read_rows
 from tests.reference import Model

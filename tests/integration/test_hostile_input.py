@@ -16,7 +16,10 @@ from dataclasses import replace
 
 import pytest
 
-from lakehouse import config, contract, embedded, generator, rules, storage, tables
+from lakehouse import config, contract, rules
+from lakehouse.lake import storage, tables
+from lakehouse.pipeline import embedded
+from lakehouse.sources import generator
 from tests import fuzz_orders
 from tests.compare import diff, read_rows
 from tests.reference import Model
@@ -162,7 +165,7 @@ def test_a_quarantined_record_gives_back_the_bytes_that_were_published(scenario)
 
 
 def test_the_quality_suites_pass_on_what_was_set_aside_and_flag_only_business_repeats_in_silver(scenario):
-    from lakehouse import quality
+    from lakehouse.quality import gates as quality
 
     settings = scenario[0]
     for name in (tables.QUARANTINE.name, tables.LATE_EVENTS.name):

@@ -19,8 +19,11 @@ import random
 
 import pytest
 
-from lakehouse import contract, flink_cluster, generator, producer, rules, storage, tables
-from lakehouse.generator import Record
+from lakehouse import contract, rules
+from lakehouse.lake import storage, tables
+from lakehouse.pipeline import flink_cluster
+from lakehouse.sources import generator, producer
+from lakehouse.sources.generator import Record
 from tests import fuzz_orders
 from tests.compare import diff, read_rows
 from tests.integration.drill_support import DrillRun, counts, counts_reached, submitted_job_id, wait_until

@@ -65,7 +65,7 @@ def reference(text: str | None) -> tuple:
 def t_env(tmp_path_factory):
     from pyflink.table import DataTypes
 
-    from lakehouse.flink_env import create_table_env
+    from lakehouse.pipeline.flink_env import create_table_env
 
     settings = config.load("embedded", data_dir=tmp_path_factory.mktemp("json-fields"))
     env = create_table_env(settings)  # registers the project's Java functions
@@ -184,8 +184,8 @@ def test_epoch_millis_or_zero_keeps_only_plausible_times(t_env):
 def test_add_jars_keeps_the_jars_flink_run_has_set(t_env):
     from pyflink.common import Configuration
 
-    from lakehouse import packaging
-    from lakehouse.flink_env import add_jars
+    from lakehouse.pipeline import packaging
+    from lakehouse.pipeline.flink_env import add_jars
 
     config = t_env.get_config()
     before = config.get("pipeline.jars", "")

@@ -16,7 +16,10 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from lakehouse import config, flink_cluster, generator, producer, rules, storage, tables
+from lakehouse import config, rules
+from lakehouse.lake import storage, tables
+from lakehouse.pipeline import flink_cluster
+from lakehouse.sources import generator, producer
 from tests.compare import diff, read_rows
 from tests.reference import Model
 

@@ -18,7 +18,8 @@ import pytest
 from deltalake import write_deltalake
 from nbclient import NotebookClient
 
-from lakehouse import storage, tables, training
+from lakehouse.lake import storage, tables
+from lakehouse.ml import training
 
 pytestmark = pytest.mark.integration
 

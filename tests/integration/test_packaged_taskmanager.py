@@ -19,7 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse import config, flink_cluster, generator, producer, release, rules, storage, tables
+from lakehouse import config, rules
+from lakehouse.lake import storage, tables
+from lakehouse.pipeline import flink_cluster, release
+from lakehouse.sources import generator, producer
 from tests.compare import diff, read_rows
 from tests.integration.isolated_tm import IsolatedTaskManager, taskmanagers
 from tests.reference import Model

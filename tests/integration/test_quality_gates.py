@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
-from lakehouse import quality, read_model, storage, tables, training
+from lakehouse.lake import read_model, storage, tables
+from lakehouse.ml import training
+from lakehouse.quality import gates as quality
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,8 @@ from datetime import timedelta
 import pytest
 from deltalake import DeltaTable
 
-from lakehouse import embedded, read_model, storage, tables
+from lakehouse.lake import read_model, storage, tables
+from lakehouse.pipeline import embedded
 from tests import delta_tool
 from tests.reference_orders import compare, expected_orders
 

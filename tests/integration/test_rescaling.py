@@ -27,7 +27,10 @@ import time
 import pytest
 from confluent_kafka.admin import AdminClient, NewPartitions
 
-from lakehouse import fingerprint, flink_cluster, generator, producer, rules, storage, tables
+from lakehouse import rules
+from lakehouse.lake import storage, tables
+from lakehouse.pipeline import fingerprint, flink_cluster
+from lakehouse.sources import generator, producer
 from tests.compare import diff, read_rows
 from tests.integration.drill_support import (
     DrillRun,

@@ -17,7 +17,8 @@ import pytest
 from deltalake import write_deltalake
 
 from jobs import orders_speed
-from lakehouse import config, tables
+from lakehouse import config
+from lakehouse.lake import tables
 from tests.integration.serve_support import (
     ARTIFACTS,
     free_port,

@@ -18,8 +18,11 @@ from collections import defaultdict
 import pytest
 
 from jobs import orders_speed
-from lakehouse import config, flink_cluster, generator, producer, rules, storage, tables
+from lakehouse import config, rules
+from lakehouse.lake import storage, tables
+from lakehouse.pipeline import flink_cluster
 from lakehouse.serve import rows as R
+from lakehouse.sources import generator, producer
 from tests.compare import diff, read_rows
 from tests.integration.serve_support import (
     ARTIFACTS,

@@ -23,7 +23,11 @@ import pytest
 from deltalake import DeltaTable
 
 from bench import spark as spark_extra
-from lakehouse import batch_report, config, embedded, generator, rules, storage
+from lakehouse import config, rules
+from lakehouse.lake import storage
+from lakehouse.pipeline import embedded
+from lakehouse.query import batch_report
+from lakehouse.sources import generator
 from tests.reference import Model
 from tests.reference_reports import compare_ordered as _compare
 from tests.reference_reports import expected_daily_report

@@ -15,7 +15,9 @@ import uuid
 import pytest
 
 from bench import spark
-from lakehouse import config, generator, producer, rules, storage, tables
+from lakehouse import config, rules
+from lakehouse.lake import storage, tables
+from lakehouse.sources import generator, producer
 from tests.compare import diff, read_rows
 from tests.reference import Model
 

@@ -27,8 +27,12 @@ import trino
 from botocore.config import Config
 from deltalake import DeltaTable
 
-from lakehouse import batch_report, config, embedded, generator, maintenance, rules, storage, tables
-from lakehouse import trino as lakehouse_trino
+from lakehouse import config, rules
+from lakehouse.lake import maintenance, storage, tables
+from lakehouse.pipeline import embedded
+from lakehouse.query import batch_report
+from lakehouse.query import trino as lakehouse_trino
+from lakehouse.sources import generator
 from tests import delta_tool
 from tests.compare import diff, read_rows
 from tests.reference import Model

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from lakehouse import flink_cluster
+from lakehouse.pipeline import flink_cluster
 
 pytestmark = pytest.mark.integration
 

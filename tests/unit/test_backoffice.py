@@ -7,8 +7,9 @@ import re
 
 import pytest
 
-from lakehouse import backoffice, cdc, config, generator
-from lakehouse.generator import Record
+from lakehouse import config
+from lakehouse.sources import backoffice, cdc, generator
+from lakehouse.sources.generator import Record
 
 
 def _record(op: str, before: dict | None, after: dict | None, ts_ms: int = 5) -> Record:

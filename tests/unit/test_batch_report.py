@@ -9,7 +9,9 @@ import pyarrow as pa
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
-from lakehouse import batch_report, config, storage, tables
+from lakehouse import config
+from lakehouse.lake import storage, tables
+from lakehouse.query import batch_report
 
 
 def _orders(rows: list[tuple]) -> pl.LazyFrame:

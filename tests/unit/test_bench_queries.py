@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 
 from bench import queries
-from lakehouse import tables
+from lakehouse.lake import tables
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -3,7 +3,8 @@
 import pytest
 from deltalake import DeltaTable
 
-from lakehouse import catalog, config, storage, tables
+from lakehouse import config
+from lakehouse.lake import catalog, storage, tables
 
 
 def test_without_a_pointer_readers_use_the_roots_tables(tmp_path):

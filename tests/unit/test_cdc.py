@@ -8,7 +8,8 @@ import json
 import pytest
 
 from jobs import orders_pipeline
-from lakehouse import cdc, config, contract, sql
+from lakehouse import config, contract, sql
+from lakehouse.sources import cdc
 from tests.reference_cdc import read_change
 
 NOW = 1_790_000_000_000

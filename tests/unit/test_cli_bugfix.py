@@ -2,9 +2,11 @@
 
 import pytest
 
-from lakehouse import cli, config, fingerprint, flink_cluster, release, storage
+from lakehouse import cli, config
+from lakehouse.lake import storage
+from lakehouse.pipeline import fingerprint, flink_cluster, release
 
-RELEASE = object()  # stands for this checkout's release archive (lakehouse/release.py), not built here
+RELEASE = object()  # stands for this checkout's release archive (lakehouse/pipeline/release.py), not built here
 
 
 @pytest.fixture(autouse=True)
@@ -64,7 +66,7 @@ def _silver_committed_by(settings, job_name: str, job_id: str) -> None:
     import pyarrow as pa
     from deltalake import CommitProperties, write_deltalake
 
-    from lakehouse import tables
+    from lakehouse.lake import tables
 
     spec = tables.BY_NAME["silver.order_events"]
     storage.ensure_tables(settings)

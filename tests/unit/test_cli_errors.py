@@ -7,7 +7,8 @@ import urllib.error
 
 import pytest
 
-from lakehouse import cli, flink_cluster
+from lakehouse import cli
+from lakehouse.pipeline import flink_cluster
 
 
 def _http_error(code: int, body: str) -> urllib.error.HTTPError:
@@ -74,7 +75,8 @@ def test_quarantine_lists_what_was_set_aside_and_exports_the_original_bytes(monk
     import pyarrow as pa
     from deltalake import write_deltalake
 
-    from lakehouse import config, contract, storage, tables
+    from lakehouse import config, contract
+    from lakehouse.lake import storage, tables
 
     monkeypatch.setenv("LAKEHOUSE_DATA_DIR", str(tmp_path))
     settings = config.load("embedded")
@@ -108,7 +110,7 @@ def test_quarantine_lists_what_was_set_aside_and_exports_the_original_bytes(monk
 
 
 def test_a_jvm_error_is_reduced_to_its_root_cause():
-    from lakehouse import errors
+    from lakehouse.cli import errors
 
     text = (
         "An error occurred while calling o38.sqlQuery.\n"

@@ -40,12 +40,11 @@ def test_an_unknown_profile_is_refused():
 
 def test_a_table_version_moves_writers_below_the_root_and_keeps_the_readers_root(monkeypatch):
     monkeypatch.setenv("LAKEHOUSE_TABLE_VERSION", "v2")
-    monkeypatch.setenv("LAKEHOUSE_CURRENCY_UDF_VERSION", "1")
+    monkeypatch.setenv("LAKEHOUSE_CHECKPOINT_INTERVAL_MS", "3000")
     settings = config.load("local")
     assert settings.logical_tables_uri() == "s3://lakehouse/tables"
     assert settings.tables_uri() == "s3://lakehouse/tables/_v/v2"
-    assert settings.currency_udf_version == 1
-    assert settings.metrics_version == 2
+    assert settings.checkpoint_interval_ms == 3000
 
 
 def test_a_table_version_must_be_a_plain_name():

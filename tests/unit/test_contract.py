@@ -9,7 +9,8 @@ from dataclasses import replace
 
 import pytest
 
-from lakehouse import contract, generator, sql
+from lakehouse import contract, sql
+from lakehouse.sources import generator
 from tests import fuzz_orders
 from tests.reference_contract import check
 
@@ -153,7 +154,8 @@ def test_the_fuzzer_is_deterministic_and_covers_every_class():
 
 
 def test_the_model_keeps_the_first_event_of_an_event_id_and_quarantines_the_others():
-    from lakehouse import rules, tables
+    from lakehouse import rules
+    from lakehouse.lake import tables
     from tests.reference import Model
 
     dataset = generator.generate(generator.GeneratorConfig(minutes=45, orders_per_second=0.5, seed=3))

@@ -10,13 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse import contract, quality_suites, read_model, sql
+from lakehouse import contract, sql
+from lakehouse.lake import read_model
+from lakehouse.quality import suites as quality_suites
 
 REPO = Path(__file__).resolve().parents[2]
 # Modules that apply the contract: they must name its values through lakehouse/contract.py.
 MODULES = (
-    "lakehouse/quality_suites.py",
-    "lakehouse/read_model.py",
+    "lakehouse/quality/suites.py",
+    "lakehouse/lake/read_model.py",
     "udfs/currency.py",
     *(str(p.relative_to(REPO)) for p in sorted((REPO / "jobs").glob("*.py"))),
 )
@@ -34,7 +36,7 @@ def _sql_literals(text: str) -> set[str]:
 @pytest.mark.parametrize("path", sorted((sql.SQL_DIR / "flink").glob("*.sql")), ids=lambda p: p.name)
 def test_no_flink_statement_writes_a_contract_value_by_hand(path):
     literals = _sql_literals(path.read_text())
-    # The change-record reasons of stg_customers / stg_products (lakehouse/cdc.py) share the
+    # The change-record reasons of stg_customers / stg_products (lakehouse/sources/cdc.py) share the
     # per-field prefixes; an order field's reason may not be written here.
     per_field = {prefix + f.name for prefix in PER_FIELD for f in contract.FIELDS}
     # Their own reasons (checked against tests/reference_cdc.py by test_cdc.py) include one spelled
@@ -64,7 +66,7 @@ def _constants(tree: ast.AST) -> list[ast.Constant]:
 def test_no_module_that_applies_the_contract_writes_its_values_by_hand(module):
     constants = _constants(ast.parse((REPO / module).read_text()))
     # The read model's statuses are its own words; three of them are spelled like event types.
-    own = {*read_model.STEPS, read_model.CANCELLED} if module == "lakehouse/read_model.py" else set()
+    own = {*read_model.STEPS, read_model.CANCELLED} if module == "lakehouse/lake/read_model.py" else set()
     copied = sorted({c.value for c in constants if isinstance(c.value, str) and c.value in WORDS - own})
     assert copied == [], f"{module}: name these through lakehouse/contract.py"
     prefixes = [c.value for c in constants if isinstance(c.value, str) and any(p in c.value for p in PER_FIELD)]

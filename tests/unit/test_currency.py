@@ -24,26 +24,10 @@ def test_the_vectorized_wrapper_equals_the_plain_function():
     assert batch.tolist() == [to_eur(a, c) for a, c in zip(amounts, currencies, strict=False)]
 
 
-def test_version_1_is_the_drills_wrong_conversion_and_version_2_the_fix():
-    assert to_eur(108.0, "USD", version=1) == 116.64
-    assert to_eur(108.0, "USD", version=2) == 100.0 == to_eur(108.0, "USD")
-    assert to_eur(50.0, "EUR", version=1) == to_eur(50.0, "EUR", version=2) == 50.0
-
-
-def test_each_versions_wrapper_equals_its_plain_function_and_the_reference_model():
+def test_the_wrapper_equals_the_reference_model():
     from tests.reference import amount_eur
-    from udfs.currency import _BATCH
 
     amounts = [19.99, 577.05, 1234.56, 0.5, 99.0]
     currencies = ["EUR", "USD", "GBP", "USD", "GBP"]
-    for version, batch_function in _BATCH.items():
-        batch = batch_function(pd.Series(amounts), pd.Series(currencies)).tolist()
-        assert batch == [to_eur(a, c, version=version) for a, c in zip(amounts, currencies, strict=False)]
-        assert batch == [amount_eur(a, c, version) for a, c in zip(amounts, currencies, strict=False)]
-
-
-def test_an_unknown_version_is_refused():
-    from udfs.currency import to_eur_udf
-
-    with pytest.raises(ValueError, match="unknown currency UDF version"):
-        to_eur_udf(3)
+    batch = _to_eur_batch(pd.Series(amounts), pd.Series(currencies)).tolist()
+    assert batch == [amount_eur(a, c, 2) for a, c in zip(amounts, currencies, strict=False)]

@@ -11,7 +11,8 @@ import pyarrow as pa
 import pytest
 from deltalake import DeltaTable
 
-from lakehouse import config, storage, tables
+from lakehouse import config
+from lakehouse.lake import storage, tables
 from tests import delta_tool
 
 SPEC = tables.ORDER_EVENTS

@@ -197,7 +197,7 @@ def test_the_trino_catalog_sets_what_the_local_stacks_catalog_sets():
 
 
 def test_the_image_and_the_release_archive_hold_the_same_app_tree():
-    from lakehouse import release
+    from lakehouse.pipeline import release
 
     build = (DEPLOY / "build.sh").read_text()
     listed = re.search(r"git ls-files -z -- ([\w ]+) \|", build).group(1).split()

@@ -113,7 +113,8 @@ def test_every_make_target_named_exists(path):
 
 
 def test_the_commands_a_refusal_prints_exist():
-    from lakehouse import config, fingerprint
+    from lakehouse import config
+    from lakehouse.pipeline import fingerprint
 
     check = fingerprint.RestoreCheck(False, ["1_x: its state layout changed"], None, None)
     message = fingerprint.refusal_message(check, "s3://b/savepoint-1", config.load("embedded"))

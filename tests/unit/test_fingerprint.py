@@ -3,7 +3,7 @@
 import copy
 import json
 
-from lakehouse import fingerprint
+from lakehouse.pipeline import fingerprint
 
 
 def _node(node_id: int, kind: str, **fields) -> dict:

@@ -1,6 +1,6 @@
 import pytest
 
-from lakehouse import flink_cluster
+from lakehouse.pipeline import flink_cluster
 
 
 def test_pyflinks_variables_go_but_the_stacks_ports_stay(monkeypatch):
@@ -17,7 +17,7 @@ def test_pyflinks_variables_go_but_the_stacks_ports_stay(monkeypatch):
 def test_only_the_beam_workers_hang_up_at_job_end_is_kept_quiet(monkeypatch):
     import threading
 
-    from lakehouse import flink_env
+    from lakehouse.pipeline import flink_env
 
     printed = []
     monkeypatch.setattr(threading, "excepthook", lambda args: printed.append((args.thread.name, args.exc_type)))
@@ -50,7 +50,8 @@ def test_flink_options_are_set_last_and_a_malformed_entry_names_the_setting():
 
     import pytest
 
-    from lakehouse import config, flink_env
+    from lakehouse import config
+    from lakehouse.pipeline import flink_env
 
     settings = replace(
         config.load("embedded"), flink_options="state.storage.fs.memory-threshold=1mb; pipeline.name = other"
@@ -62,7 +63,8 @@ def test_flink_options_are_set_last_and_a_malformed_entry_names_the_setting():
 
 
 def test_prebuilt_job_jars_are_taken_as_named_and_a_missing_one_is_an_error(tmp_path):
-    from lakehouse import config, flink_env
+    from lakehouse import config
+    from lakehouse.pipeline import flink_env
 
     udfs, connector = tmp_path / "udfs.jar", tmp_path / "connector.jar"
     udfs.write_bytes(b"PK")

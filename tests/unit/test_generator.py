@@ -3,7 +3,8 @@ from collections import Counter
 
 import pytest
 
-from lakehouse import contract, generator
+from lakehouse import contract
+from lakehouse.sources import generator
 
 SMALL = generator.GeneratorConfig(orders_per_second=2.0, minutes=60, customers=50, products=20)
 

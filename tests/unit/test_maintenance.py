@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from deltalake import DeltaTable
 
-from lakehouse import config, maintenance, storage, tables
+from lakehouse import config
+from lakehouse.lake import maintenance, storage, tables
 from tests import delta_tool
 
 SPEC = tables.ORDER_EVENTS

@@ -11,7 +11,10 @@ import pyarrow as pa
 import pytest
 from deltalake import CommitProperties, DeltaTable, write_deltalake
 
-from lakehouse import cli, config, generator, quality, read_model, rules, storage, tables
+from lakehouse import cli, config, rules
+from lakehouse.lake import read_model, storage, tables
+from lakehouse.quality import gates as quality
+from lakehouse.sources import generator
 from tests.reference import Model
 
 # 45 minutes: late events are generated only between minutes 20 and 25 (where the stream is dense).

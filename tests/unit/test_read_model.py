@@ -2,7 +2,7 @@
 
 ``expected_orders`` below is written from the seed's ``get_order_state`` (replay the events in
 timestamp order, the last step sets the status), extended to every event type, without reading
-``lakehouse.read_model``. The integration tests import it too.
+``lakehouse.lake.read_model``. The integration tests import it too.
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ import pyarrow as pa
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
-from lakehouse import cli, config, generator, read_model, rules, storage, tables
+from lakehouse import cli, config, rules
+from lakehouse.lake import read_model, storage, tables
+from lakehouse.sources import generator
 from tests.reference import Model
 from tests.reference_orders import compare, expected_orders
 

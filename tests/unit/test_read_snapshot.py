@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from lakehouse import batch_report, catalog, config, quality, report, storage, tables, training
+from lakehouse import config
+from lakehouse.lake import catalog, storage, tables
+from lakehouse.ml import training
+from lakehouse.quality import gates as quality
+from lakehouse.query import batch_report, report
 
 
 @pytest.fixture

@@ -2,7 +2,9 @@
 
 from datetime import timedelta
 
-from lakehouse import config, generator, rules, tables
+from lakehouse import config, rules
+from lakehouse.lake import tables
+from lakehouse.sources import generator
 from tests.reference import Model, amount_eur
 
 GEN = generator.GeneratorConfig(minutes=12, orders_per_second=1.0)

@@ -1,4 +1,4 @@
-"""lakehouse/release.py without building a release: the environment's closure, the zip's file modes,
+"""lakehouse/pipeline/release.py without building a release: the environment's closure, the zip's file modes,
 and the `flink run` line that ships a release with Flink's own options."""
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ import stat
 import sys
 import zipfile
 
-from lakehouse import config, flink_cluster, release
+from lakehouse import config
+from lakehouse.pipeline import flink_cluster, release
 
 
 def test_the_environment_holds_the_jobs_closure_and_not_the_rest_of_the_venv():
@@ -70,7 +71,7 @@ def test_flink_run_ships_the_release_with_flinks_own_options(tmp_path, monkeypat
 
 
 def test_an_application_cluster_gets_the_same_python_options_as_flink_run(tmp_path, monkeypatch):
-    from lakehouse import application
+    from lakehouse.pipeline import application
 
     monkeypatch.setenv("LAKEHOUSE_FLINK_HOME", str(tmp_path / "flink"))
     built = _unpacked(tmp_path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from lakehouse import config
-from lakehouse.embedded import RunRecord
+from lakehouse.pipeline.embedded import RunRecord
 
 
 def _checkpoint(root, job: str, number: int, metadata_time: int):

@@ -147,7 +147,7 @@ def test_serve_settings_take_the_infra_ports_and_password_from_the_environment(m
 
 
 def test_a_clean_environment_keeps_the_infra_ports_and_drops_pyflinks_variables(monkeypatch):
-    from lakehouse import flink_cluster
+    from lakehouse.pipeline import flink_cluster
 
     monkeypatch.setenv("FLINK_REST_PORT", "8281")
     monkeypatch.setenv("FLINK_TM_RPC_PORTS", "6330-6349")
@@ -162,7 +162,7 @@ def test_the_gold_feed_upserts_each_new_delta_version_and_pushes_only_what_chang
     import pyarrow as pa
     from deltalake import write_deltalake
 
-    from lakehouse import tables
+    from lakehouse.lake import tables
     from lakehouse.serve.gold_feed import GoldFeed
 
     settings = config.load("embedded", table_root=str(tmp_path))

@@ -10,7 +10,11 @@ import pyarrow as pa
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
-from lakehouse import cli, config, generator, quality, rules, storage, tables, training
+from lakehouse import cli, config, rules
+from lakehouse.lake import storage, tables
+from lakehouse.ml import training
+from lakehouse.quality import gates as quality
+from lakehouse.sources import generator
 from tests.reference import Model
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

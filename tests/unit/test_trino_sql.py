@@ -1,4 +1,4 @@
-"""lakehouse.trino without a server: report files, version pinning, output, idempotent registration."""
+"""lakehouse.query.trino without a server: report files, version pinning, output, idempotent registration."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from lakehouse import catalog, config, storage, tables
-from lakehouse import trino as lakehouse_trino
+from lakehouse import config
+from lakehouse.lake import catalog, storage, tables
+from lakehouse.query import trino as lakehouse_trino
 
 _KEYWORDS = re.compile(
     r"\b(SELECT|FROM|WHERE|GROUP|ORDER|BY|WITH|AS|JOIN|LEFT|INNER|FULL|OUTER|CROSS|ON|AND|OR|CASE|WHEN|THEN"
@@ -126,7 +127,7 @@ class _FakeTrino:
 
 @pytest.fixture
 def no_pointer(monkeypatch):
-    """No S3 here: the table roots have no version pointer (lakehouse/catalog.py)."""
+    """No S3 here: the table roots have no version pointer (lakehouse/lake/catalog.py)."""
     monkeypatch.setattr(catalog, "read_pointer", lambda _settings: None)
 
 

@@ -1,0 +1,1 @@
+"""Machine learning on the tables: labelled training sets from pinned table versions."""
