@@ -4,7 +4,12 @@ The sink's committer reads the log once when it starts and then only the version
 one GET each, and creates the next version with a conditional PUT: a commit's cost should not grow
 with the table. This drives the real writer and committer (connectors/delta, AppendTool) with the
 same rows into two tables, one empty and one holding many rows, and compares the steady-state
-commit times (every commit after the first; the first also reads the log)."""
+commit times (every commit after the first of each process; the first also reads the log).
+
+The two tables take turns, in rounds ordered empty, large, large, empty, ... (each turn a fresh
+committer process with a few commits), so that a machine whose speed drifts during the phase
+(other work, JIT, S3 compaction) weighs on both alike: a commit takes about 10 ms here, and one
+table measured after the other differed by a third with nothing changed between them."""
 
 from __future__ import annotations
 
@@ -32,8 +37,40 @@ def _rows(count: int) -> list[dict]:
     return rows
 
 
+def compare(
+    tables_by_name: dict[str, Settings], *, commits: int, rows_per_commit: int, rounds: int, log: Log
+) -> dict[str, dict]:
+    """``commits`` commits into each table, split into ``rounds`` turns per table in ABBA order;
+    per table: the first commit of its first turn, and the median and p90 of every later commit
+    of every turn (each turn's first commit reads the log and is left out)."""
+    names = list(tables_by_name)
+    per_turn = max(2, commits // rounds)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    first: dict[str, float] = {}
+    started = time.monotonic()
+    for turn in range(rounds):
+        order = names if turn % 2 == 0 else names[::-1]
+        for name in order:
+            got = commit_times(tables_by_name[name], commits=per_turn, rows_per_commit=rows_per_commit, log=log)
+            first.setdefault(name, got["times_ms"][0])
+            times[name] += got["times_ms"][1:]
+    log(f"commit cost: {rounds} rounds of {per_turn} commits per table in {time.monotonic() - started:.1f}s")
+    return {
+        name: {
+            "commits": rounds * per_turn,
+            "rows_per_commit": rows_per_commit,
+            "rounds": rounds,
+            "first_commit_ms": first[name],
+            "median_commit_ms": statistics.median(times[name]),
+            "p90_commit_ms": float(np.percentile(times[name], 90)),
+        }
+        for name in names
+    }
+
+
 def commit_times(settings: Settings, *, commits: int, rows_per_commit: int, log: Log) -> dict:
-    """Commit ``commits`` batches of ``rows_per_commit`` rows into the settings' silver.order_events."""
+    """Commit ``commits`` batches of ``rows_per_commit`` rows into the settings' silver.order_events
+    in one committer process; ``times_ms`` lists every commit's time, the first one reading the log."""
     storage.ensure_tables(settings, (SPEC,))
     env = {}
     if settings.tables_uri().startswith("s3://"):
@@ -57,6 +94,10 @@ def commit_times(settings: Settings, *, commits: int, rows_per_commit: int, log:
         "median_commit_ms": statistics.median(steady),
         "p90_commit_ms": float(np.percentile(steady, 90)),
         "seconds": round(time.monotonic() - started, 1),
+        "times_ms": times,
     }
-    log(f"commit cost on {storage.table_uri(settings, SPEC)}: " + json.dumps(out))
+    log(
+        f"commit cost on {storage.table_uri(settings, SPEC)}: "
+        + json.dumps({k: v for k, v in out.items() if k != "times_ms"})
+    )
     return out

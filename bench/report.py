@@ -353,7 +353,14 @@ def _commits(results: dict) -> list[str]:
         "The job's own writer and committer (connectors/delta, driven by its AppendTool outside a job) "
         "append the same batches to silver.order_events of an empty table and of the queries' largest "
         "table. *first*: the first commit, which also lists and reads the log; *median* and *p90*: "
-        "every later commit (read the versions written since, one conditional PUT).",
+        "every later commit (read the versions written since, one conditional PUT). "
+        + (
+            f"The tables took turns, {empty['rounds']} rounds in the order empty, large, large, empty, ... "
+            "(a fresh committer process per turn, whose first commit is left out), so drift in the machine's "
+            "speed weighs on both alike."
+            if empty.get("rounds")
+            else ""
+        ),
         "",
         markdown_table(
             ["table", "rows in table", "commits", "rows per commit", "first ms", "median ms", "p90 ms"], rows, digits=1

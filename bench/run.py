@@ -59,7 +59,7 @@ MODES = {
         "query_repeats": {1_000_000: 2, 10_000_000: 1},  # 10M: one (cold) run, or the phase passes 15 min
         # The sink's commits on an empty table and on the queries' largest table: a 2 s checkpoint
         # at 1,000 events/s commits about 2,000 rows.
-        "commits": {"commits": 20, "rows_per_commit": 2_000},
+        "commits": {"commits": 40, "rows_per_commit": 2_000, "rounds": 4},
         "commit_table_rows": 10_000_000,
         "peer_cores": 2,  # Spark's local[N] and shuffle partitions, against the Flink job at p2
     },
@@ -71,7 +71,7 @@ MODES = {
         "freshness_checkpoint_interval_ms": 2_000,
         "query_rows": (1_000_000,),
         "query_repeats": {1_000_000: 2},
-        "commits": {"commits": 10, "rows_per_commit": 2_000},
+        "commits": {"commits": 20, "rows_per_commit": 2_000, "rounds": 2},
         "commit_table_rows": 1_000_000,
         "peer_cores": 2,
     },
@@ -332,8 +332,7 @@ def commits_phase(mode: dict, results: dict) -> dict:
     rows = mode["commit_table_rows"]
     results["durations"][f"commit_table_{rows}_s"] = round(queries.write_synthetic_silver(large, rows, log=_log), 1)
     return {
-        "empty": commits.commit_times(empty, **mode["commits"], log=_log),
-        "large": commits.commit_times(large, **mode["commits"], log=_log),
+        **commits.compare({"empty": empty, "large": large}, **mode["commits"], log=_log),
         "large_rows": rows,
     }
 

@@ -237,3 +237,26 @@ def test_cpu_time_of_a_running_process_grows_and_differences_are_per_service():
     assert memory._cpu_ticks(2**22 + 7) == 0  # no such process
     used = memory.cpu_used({"kafka": 1.0}, {"kafka": 3.5, "seaweedfs": 2.0})
     assert used == {"kafka": 2.5, "seaweedfs": 2.0}
+
+
+def test_commit_costs_take_turns_and_leave_out_each_processs_first_commit(monkeypatch):
+    from bench import commits
+
+    turns = []
+
+    def fake_commit_times(settings, *, commits, rows_per_commit, log):
+        turns.append(settings)
+        # 100 ms for the first commit (it reads the log), then 10 ms (empty) or 11 ms (large).
+        steady = 10.0 if settings == "empty-settings" else 11.0
+        return {"times_ms": [100.0] + [steady] * (commits - 1)}
+
+    monkeypatch.setattr(commits, "commit_times", fake_commit_times)
+    found = commits.compare(
+        {"empty": "empty-settings", "large": "large-settings"}, commits=12, rows_per_commit=5, rounds=4, log=print
+    )
+    assert turns == ["empty-settings", "large-settings", "large-settings", "empty-settings"] * 2
+    assert found["empty"]["median_commit_ms"] == 10.0 and found["large"]["median_commit_ms"] == 11.0
+    assert found["empty"]["first_commit_ms"] == 100.0 and found["large"]["commits"] == 12
+    text = report.render({**RESULTS, "commits": {**found, "large_rows": 1_000}})
+    assert "4 rounds in the order empty, large, large, empty" in text
+    assert "Median commit on the large table / on the empty one: 1.10." in text
