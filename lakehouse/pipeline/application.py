@@ -32,7 +32,7 @@ from lakehouse.pipeline import flink_cluster
 from lakehouse.pipeline import release as release_module
 from lakehouse.pipeline.release import Release
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 FLINK = REPO / "infra" / "flink" / "flink.sh"
 ENTRY_CLASS = "org.apache.flink.client.python.PythonDriver"
 

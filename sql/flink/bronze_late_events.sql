@@ -8,7 +8,7 @@ select
     order_id,
     cast(event_time as timestamp(3)) as event_time,
     cast(watermark_at_arrival as timestamp(3)) as watermark_at_arrival,
-    timestampdiff(second, event_time, watermark_at_arrival) as lateness_seconds,
+    cast(timestampdiff(second, event_time, watermark_at_arrival) as bigint) as lateness_seconds,
     payload
 from int_order_events_occurrence
 where occurrence = 1

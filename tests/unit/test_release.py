@@ -90,3 +90,5 @@ def test_an_application_cluster_gets_the_same_python_options_as_flink_run(tmp_pa
     assert env["LAKEHOUSE_PARALLELISM"] == "2" and env["LAKEHOUSE_JOB_NAME"] == "j"
     assert env["LAKEHOUSE_JOB_JARS"].split(";") == [str(jar) for jar in built.jars]
     assert not any("SECRET" in key or "ACCESS_KEY" in key for key in env), "keys reach the cluster from its environment"
+    # The cluster is started by the project's own script, found from the module's place in the tree.
+    assert application.FLINK.is_file(), application.FLINK
