@@ -405,7 +405,7 @@ def main(argv: list[str] | None = None) -> int:
         if "embedded" in args.phases:
             sampler.phase = "embedded"
             results["embedded"] = embedded_phase(mode["embedded_minutes"], sampler)
-        if args.phases & {"throughput", "freshness", "spark", "queries"}:
+        if args.phases & {"throughput", "freshness", "spark", "queries", "commits"}:
             waited = time.monotonic()
             with _lock(args.lock):
                 results["durations"]["lock_wait_s"] = round(time.monotonic() - waited, 1)
