@@ -80,13 +80,7 @@ def cpu_seconds(state_dir: str | None = None) -> dict[str, float]:
     Processes that already exited are not counted: take both readings of a difference while the
     processes of interest run (a job's Python workers end with the job)."""
     state_dir = state_dir or own_state_dir()
-    procs: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and (found := _rss_and_ppid(int(entry.name))) is not None:
-            procs[int(entry.name)] = found[1]
-    children: dict[int, list[int]] = {}
-    for pid, ppid in procs.items():
-        children.setdefault(ppid, []).append(pid)
+    procs, children = _process_table()
     tick = os.sysconf("SC_CLK_TCK")
     totals: dict[str, float] = {}
     for pid in procs:
@@ -103,6 +97,18 @@ def cpu_seconds(state_dir: str | None = None) -> dict[str, float]:
 def cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
     """CPU seconds per component between two `cpu_seconds` readings (a process new since counts whole)."""
     return {name: round(after[name] - before.get(name, 0.0), 2) for name in sorted(after)}
+
+
+def _process_table() -> tuple[dict[int, tuple[int, int]], dict[int, list[int]]]:
+    """Every process's (RSS bytes, parent pid), and each pid's children."""
+    procs: dict[int, tuple[int, int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (found := _rss_and_ppid(int(entry.name))) is not None:
+            procs[int(entry.name)] = found
+    children: dict[int, list[int]] = {}
+    for pid, (_rss, ppid) in procs.items():
+        children.setdefault(ppid, []).append(pid)
+    return procs, children
 
 
 def classify(cmdline: str) -> str | None:
@@ -140,13 +146,7 @@ class Sampler:
         self._thread.join(timeout=10)
 
     def sample(self) -> dict[str, int]:
-        procs: dict[int, tuple[int, int]] = {}
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit() and (found := _rss_and_ppid(int(entry.name))) is not None:
-                procs[int(entry.name)] = found
-        children: dict[int, list[int]] = {}
-        for pid, (_rss, ppid) in procs.items():
-            children.setdefault(ppid, []).append(pid)
+        procs, children = _process_table()
         totals: dict[str, int] = {}
         roots: dict[int, str] = {pid: name for name, pid in self.extra.items()}
         state_dir = own_state_dir()

@@ -166,16 +166,20 @@ def parse_variant(text: str) -> dict[str, float | str]:
     return values
 
 
+def checkpoint_intervals(given: int | None, mode: dict) -> tuple[int, int]:
+    """The checkpoint intervals (ms) of the throughput and the freshness runs: ``given`` for both,
+    else the job's own default for throughput and the mode's for freshness."""
+    if given:
+        return int(given), int(given)
+    return config.Settings().checkpoint_interval_ms, mode["freshness_checkpoint_interval_ms"]
+
+
 def _variant_runs(text: str, mode: dict, args: argparse.Namespace, sampler: Sampler, results: dict) -> dict:
     """The p2 pipeline run and the freshness run again with other settings, in the same session.
 
     The baseline of the comparison is the main run's p2 pipeline run and freshness run."""
     values = parse_variant(text)
-    given = values.get("checkpoint_interval_ms", args.checkpoint_interval_ms)
-    checkpoint_ms = (
-        int(given) if given else config.Settings().checkpoint_interval_ms,
-        int(given) if given else mode["freshness_checkpoint_interval_ms"],
-    )
+    checkpoint_ms = checkpoint_intervals(values.get("checkpoint_interval_ms", args.checkpoint_interval_ms), mode)
     state_backend = str(values.get("state_backend", ""))
     out: dict = {"variant": text}
     # The job reads its source options from the environment `flink run` passes on.
@@ -251,8 +255,7 @@ def stack_phase(mode: dict, args: argparse.Namespace, sampler: Sampler, results:
                             data,
                             parallelism=parallelism,
                             sink_mode=sink,
-                            checkpoint_interval_ms=args.checkpoint_interval_ms
-                            or config.Settings().checkpoint_interval_ms,
+                            checkpoint_interval_ms=checkpoint_intervals(args.checkpoint_interval_ms, mode)[0],
                             sampler=sampler,
                             log=_log,
                         )
@@ -261,7 +264,7 @@ def stack_phase(mode: dict, args: argparse.Namespace, sampler: Sampler, results:
             results["freshness"] = stack.freshness_run(
                 **mode["freshness"],
                 parallelism=2,
-                checkpoint_interval_ms=args.checkpoint_interval_ms or mode["freshness_checkpoint_interval_ms"],
+                checkpoint_interval_ms=checkpoint_intervals(args.checkpoint_interval_ms, mode)[1],
                 poll_every=0.5,
                 sampler=sampler,
                 log=_log,
@@ -393,8 +396,8 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine.describe(),
         "load_average_at_start": machine.load_average(),
         "settings": {
-            "checkpoint_interval_ms": args.checkpoint_interval_ms or config.Settings().checkpoint_interval_ms,
-            "freshness_checkpoint_interval_ms": args.checkpoint_interval_ms or mode["freshness_checkpoint_interval_ms"],
+            "checkpoint_interval_ms": checkpoint_intervals(args.checkpoint_interval_ms, mode)[0],
+            "freshness_checkpoint_interval_ms": checkpoint_intervals(args.checkpoint_interval_ms, mode)[1],
         },
         "durations": {},
         "throughput": [],

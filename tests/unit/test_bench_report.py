@@ -260,3 +260,10 @@ def test_commit_costs_take_turns_and_leave_out_each_processs_first_commit(monkey
     text = report.render({**RESULTS, "commits": {**found, "large_rows": 1_000}})
     assert "4 rounds in the order empty, large, large, empty" in text
     assert "Median commit on the large table / on the empty one: 1.10." in text
+
+
+def test_throughput_runs_at_the_jobs_checkpoint_interval_and_freshness_at_two_seconds_unless_told():
+    from bench import run
+
+    assert run.checkpoint_intervals(None, run.MODES["full"]) == (5_000, 2_000)
+    assert run.checkpoint_intervals(3_000, run.MODES["short"]) == (3_000, 3_000)
