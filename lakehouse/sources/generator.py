@@ -173,17 +173,22 @@ def _dimensions(rng: random.Random, config: GeneratorConfig):
 
     # Mid-stream changes: the temporal join must pick the version valid at each order's time.
     changes: list[tuple[int, str, str]] = []
+
+    def moment(low: int, high: int) -> int:
+        # A run of a few minutes leaves no room for the margins: its changes fall mid-run.
+        return rng.randrange(low, high) if low < high else (start + end) // 2
+
     for cid in rng.sample(sorted(customer_state), k=max(1, config.customers // 7)):
-        changes.append((rng.randrange(start + 60_000, end - 60_000), "customer_region", cid))
+        changes.append((moment(start + 60_000, end - 60_000), "customer_region", cid))
     for pid in rng.sample(sorted(product_state), k=max(1, config.products // 5)):
         kind = rng.choice(("product_category", "product_price"))
-        changes.append((rng.randrange(start + 60_000, end - 60_000), kind, pid))
+        changes.append((moment(start + 60_000, end - 60_000), kind, pid))
     new_customers = max(1, config.customers // 20)
     for n in range(new_customers):
-        changes.append((rng.randrange(start, end - 5 * 60_000), "customer_new", f"C{9000 + n:04d}"))
+        changes.append((moment(start, end - 5 * 60_000), "customer_new", f"C{9000 + n:04d}"))
     # Deleted customers are throwaway accounts that never order.
     for n in range(2):
-        changes.append((rng.randrange(start + 60_000, end - 60_000), "customer_delete", f"C{9500 + n:04d}"))
+        changes.append((moment(start + 60_000, end - 60_000), "customer_delete", f"C{9500 + n:04d}"))
 
     # History per key, so the order generator can pick versions valid at a given time.
     history: dict[str, list[dict]] = {k: [dict(v)] for k, v in {**customer_state, **product_state}.items()}

@@ -102,3 +102,15 @@ def test_the_default_run_has_an_hour_and_at_least_200k_events():
     assert config.minutes == 60
     expected_orders = config.orders_per_second * 60 * config.minutes
     assert expected_orders * 4 > 200_000  # placed + payment + reservation + shipping, before deliveries
+
+
+@pytest.mark.parametrize("minutes", [1, 2, 5])
+def test_a_short_run_generates_changes_inside_its_window(minutes):
+    config = generator.GeneratorConfig(minutes=minutes, orders_per_second=2.0, customers=50, products=20)
+    data = generator.generate(config)
+    end_ms = config.start_ms + minutes * 60_000
+    changes = [json.loads(r.value) for r in data.customers + data.products]
+    changes = [c for c in changes if c["op"] != "r"]
+    assert changes
+    assert all(config.start_ms <= c["ts_ms"] < end_ms for c in changes)
+    assert data.orders
