@@ -33,7 +33,7 @@ import pytest
 from lakehouse import config, rules
 from lakehouse.lake import storage, tables
 from lakehouse.pipeline import flink_cluster
-from lakehouse.sources import backoffice, cdc, generator, producer
+from lakehouse.sources import backoffice, cdc, generator, order_events, producer
 from tests.compare import diff
 from tests.integration import cdc_support as support
 from tests.reference import Model
@@ -207,10 +207,10 @@ def _with_closing_events(dataset, closing_ms: int):
     records = []
     for partition in range(producer.PARTITIONS["order-events"]):
         event = dict(
-            generator._event("DELIVERED", f"O-closing-{partition}", closing_ms, signature="sig-closing"),
+            order_events.order_event("DELIVERED", f"O-closing-{partition}", closing_ms, signature="sig-closing"),
             event_id=f"E9999999{partition}",
         )
-        records.append(generator._order_record(event, closing_ms, {"event": event, "partition": partition}))
+        records.append(order_events.order_record(event, closing_ms, {"event": event, "partition": partition}))
     return dataclasses.replace(dataset, orders=[*dataset.orders, *records])
 
 
