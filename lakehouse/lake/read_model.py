@@ -79,23 +79,7 @@ _HANDLERS: dict[str, tuple[str | None, dict[str, str], str]] = {
     contract.DELIVERED: ("DELIVERED", {"signature": "signature"}, "delivered_at"),
     contract.CANCELLED: (None, {"cancel_reason": "cancel_reason"}, "cancelled_at"),
 }
-_EVENT_COLUMNS = [
-    "event_id",
-    "event_type",
-    "order_id",
-    "event_time",
-    "customer_id",
-    "product_id",
-    "quantity",
-    "amount",
-    "currency",
-    "payment_id",
-    "warehouse",
-    "carrier",
-    "signature",
-    "cancel_reason",
-    "is_late",
-]
+_EVENT_COLUMNS = [c for c in tables.ORDER_EVENTS.column_names() if c not in tables.ORDER_EVENTS.partition_by]
 _CONFLICT_RETRIES = 5
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
