@@ -24,6 +24,11 @@ def rate(count: int, seconds: float | None) -> float | None:
     return count / seconds
 
 
+def mib(value: int | None) -> int | None:
+    """Bytes in whole MiB (None stays None)."""
+    return None if value is None else round(value / 1024 / 1024)
+
+
 def ratio(numerator: float | None, denominator: float | None) -> float | None:
     if numerator is None or not denominator:
         return None
