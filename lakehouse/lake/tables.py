@@ -1,7 +1,8 @@
 """The lakehouse's tables: name, layer, columns, key and partitioning, in one place.
 
 The job's Delta sinks, the readers and the tests all read these specs, so a column is declared
-once. Types are Flink SQL types; ``arrow_schema`` maps them for Delta.
+once, written as in DDL ("name TYPE, ..."). Types are Flink SQL types; ``arrow_schema`` maps them
+for Delta.
 """
 
 from __future__ import annotations
@@ -57,17 +58,15 @@ class TableSpec:
         return ",\n    ".join(f"`{name}` {kind}" for name, kind in self.columns)
 
 
-_WINDOW_COLUMNS = (
-    ("window_start", "TIMESTAMP(3)"),
-    ("window_end", "TIMESTAMP(3)"),
-    ("region", "STRING"),
-    ("category", "STRING"),
-    ("order_count", "BIGINT"),
-    ("revenue_eur", "DOUBLE"),
-    ("avg_order_value_eur", "DOUBLE"),
-    ("distinct_customers", "BIGINT"),
-    ("min_amount_eur", "DOUBLE"),
-    ("max_amount_eur", "DOUBLE"),
+def _columns(declaration: str) -> tuple[tuple[str, str], ...]:
+    """Columns written as in DDL, "name TYPE, name TYPE": (name, type) pairs in order."""
+    return tuple(tuple(column.split()) for column in declaration.split(","))
+
+
+_WINDOW_COLUMNS = _columns(
+    "window_start TIMESTAMP(3), window_end TIMESTAMP(3), region STRING, category STRING, order_count BIGINT,"
+    " revenue_eur DOUBLE, avg_order_value_eur DOUBLE, distinct_customers BIGINT, min_amount_eur DOUBLE,"
+    " max_amount_eur DOUBLE"
 )
 
 
@@ -82,23 +81,11 @@ def _metrics(level: str) -> TableSpec:
 
 ORDER_EVENTS = TableSpec(
     name="silver.order_events",
-    columns=(
-        ("event_id", "STRING"),
-        ("event_type", "STRING"),
-        ("order_id", "STRING"),
-        ("event_time", "TIMESTAMP(3)"),
-        ("customer_id", "STRING"),
-        ("product_id", "STRING"),
-        ("quantity", "INT"),
-        ("amount", "DOUBLE"),
-        ("currency", "STRING"),
-        ("payment_id", "STRING"),
-        ("warehouse", "STRING"),
-        ("carrier", "STRING"),
-        ("signature", "STRING"),
-        ("cancel_reason", "STRING"),
-        ("is_late", "BOOLEAN"),
-        ("dt", "STRING"),
+    columns=_columns(
+        "event_id STRING, event_type STRING, order_id STRING, event_time TIMESTAMP(3), customer_id STRING,"
+        " product_id STRING, quantity INT, amount DOUBLE, currency STRING, payment_id STRING,"
+        " warehouse STRING, carrier STRING, signature STRING, cancel_reason STRING, is_late BOOLEAN,"
+        " dt STRING"
     ),
     key=("event_id",),
     partition_by=("dt",),
@@ -107,23 +94,11 @@ ORDER_EVENTS = TableSpec(
 
 ORDERS_ENRICHED = TableSpec(
     name="silver.orders_enriched",
-    columns=(
-        ("event_id", "STRING"),
-        ("order_id", "STRING"),
-        ("event_time", "TIMESTAMP(3)"),
-        ("customer_id", "STRING"),
-        ("product_id", "STRING"),
-        ("quantity", "INT"),
-        ("amount", "DOUBLE"),
-        ("currency", "STRING"),
-        ("amount_eur", "DOUBLE"),
-        ("region", "STRING"),
-        ("segment", "STRING"),
-        ("customer_version_ms", "BIGINT"),
-        ("category", "STRING"),
-        ("unit_price_eur", "DOUBLE"),
-        ("product_version_ms", "BIGINT"),
-        ("dt", "STRING"),
+    columns=_columns(
+        "event_id STRING, order_id STRING, event_time TIMESTAMP(3), customer_id STRING, product_id STRING,"
+        " quantity INT, amount DOUBLE, currency STRING, amount_eur DOUBLE, region STRING, segment STRING,"
+        " customer_version_ms BIGINT, category STRING, unit_price_eur DOUBLE, product_version_ms BIGINT,"
+        " dt STRING"
     ),
     key=("event_id",),
     partition_by=("dt",),
@@ -132,27 +107,16 @@ ORDERS_ENRICHED = TableSpec(
 
 QUARANTINE = TableSpec(
     name="bronze.quarantine",
-    columns=(
-        ("record_id", "STRING"),
-        ("source_stream", "STRING"),
-        ("reason", "STRING"),
-        ("payload", "STRING"),
-        ("event_time", "TIMESTAMP(3)"),
-    ),
+    columns=_columns("record_id STRING, source_stream STRING, reason STRING, payload STRING, event_time TIMESTAMP(3)"),
     key=("record_id",),
     description="malformed or out-of-contract records with their raw payload and reason",
 )
 
 LATE_EVENTS = TableSpec(
     name="bronze.late_events",
-    columns=(
-        ("event_id", "STRING"),
-        ("event_type", "STRING"),
-        ("order_id", "STRING"),
-        ("event_time", "TIMESTAMP(3)"),
-        ("watermark_at_arrival", "TIMESTAMP(3)"),
-        ("lateness_seconds", "BIGINT"),
-        ("payload", "STRING"),
+    columns=_columns(
+        "event_id STRING, event_type STRING, order_id STRING, event_time TIMESTAMP(3),"
+        " watermark_at_arrival TIMESTAMP(3), lateness_seconds BIGINT, payload STRING"
     ),
     key=("event_id",),
     description="valid events that arrived behind the watermark; excluded from joins and windows",
@@ -164,17 +128,10 @@ METRICS_1H = _metrics("1h")
 
 ANOMALIES = TableSpec(
     name="gold.anomalies",
-    columns=(
-        ("rule_id", "STRING"),
-        ("rule_kind", "STRING"),
-        ("level", "STRING"),
-        ("window_start", "TIMESTAMP(3)"),
-        ("window_end", "TIMESTAMP(3)"),
-        ("region", "STRING"),
-        ("category", "STRING"),
-        ("metric", "STRING"),
-        ("observed", "DOUBLE"),
-        ("threshold", "DOUBLE"),
+    columns=_columns(
+        "rule_id STRING, rule_kind STRING, level STRING, window_start TIMESTAMP(3),"
+        " window_end TIMESTAMP(3), region STRING, category STRING, metric STRING, observed DOUBLE,"
+        " threshold DOUBLE"
     ),
     key=("rule_id", "window_start", "region", "category"),
     description="one row per rule firing on a window, region and category",
@@ -182,37 +139,14 @@ ANOMALIES = TableSpec(
 
 ORDERS_CURRENT = TableSpec(
     name="gold.orders_current",
-    columns=(
-        ("order_id", "STRING"),
-        ("status", "STRING"),
-        ("customer_id", "STRING"),
-        ("product_id", "STRING"),
-        ("quantity", "INT"),
-        ("amount", "DOUBLE"),
-        ("currency", "STRING"),
-        ("amount_eur", "DOUBLE"),
-        ("payment_id", "STRING"),
-        ("paid_amount", "DOUBLE"),
-        ("paid_currency", "STRING"),
-        ("warehouse", "STRING"),
-        ("carrier", "STRING"),
-        ("signature", "STRING"),
-        ("cancel_reason", "STRING"),
-        ("placed_at", "TIMESTAMP(3)"),
-        ("paid_at", "TIMESTAMP(3)"),
-        ("reserved_at", "TIMESTAMP(3)"),
-        ("shipped_at", "TIMESTAMP(3)"),
-        ("delivered_at", "TIMESTAMP(3)"),
-        ("cancelled_at", "TIMESTAMP(3)"),
-        ("compensated", "BOOLEAN"),
-        ("refund_due", "DOUBLE"),
-        ("refund_due_eur", "DOUBLE"),
-        ("event_count", "INT"),
-        ("duplicate_events", "INT"),
-        ("late_events", "INT"),
-        ("last_event_id", "STRING"),
-        ("last_event_time", "TIMESTAMP(3)"),
-        ("state_hash", "STRING"),
+    columns=_columns(
+        "order_id STRING, status STRING, customer_id STRING, product_id STRING, quantity INT,"
+        " amount DOUBLE, currency STRING, amount_eur DOUBLE, payment_id STRING, paid_amount DOUBLE,"
+        " paid_currency STRING, warehouse STRING, carrier STRING, signature STRING, cancel_reason STRING,"
+        " placed_at TIMESTAMP(3), paid_at TIMESTAMP(3), reserved_at TIMESTAMP(3), shipped_at TIMESTAMP(3),"
+        " delivered_at TIMESTAMP(3), cancelled_at TIMESTAMP(3), compensated BOOLEAN, refund_due DOUBLE,"
+        " refund_due_eur DOUBLE, event_count INT, duplicate_events INT, late_events INT,"
+        " last_event_id STRING, last_event_time TIMESTAMP(3), state_hash STRING"
     ),
     key=("order_id",),
     description="one row per order: its current state folded from silver.order_events",
@@ -220,18 +154,12 @@ ORDERS_CURRENT = TableSpec(
 
 QUALITY_RESULTS = TableSpec(
     name="meta.quality_results",
-    columns=(
-        ("table_name", "STRING"),
-        ("table_version", "BIGINT"),
-        ("suite", "STRING"),
-        ("success", "BOOLEAN"),
-        ("evaluated", "INT"),
-        ("failed", "INT"),
-        ("warnings", "INT"),
-        ("failed_expectations", "STRING"),  # JSON list of failed expectations, warnings included
-        ("context", "STRING"),  # JSON: versions of the other tables read, checks skipped
-        ("checked_at", "TIMESTAMP(3)"),
-        ("ge_version", "STRING"),
+    # failed_expectations is a JSON list of the failed expectations, warnings included; context is
+    # JSON too: the versions of the other tables read, the checks skipped.
+    columns=_columns(
+        "table_name STRING, table_version BIGINT, suite STRING, success BOOLEAN, evaluated INT,"
+        " failed INT, warnings INT, failed_expectations STRING, context STRING, checked_at TIMESTAMP(3),"
+        " ge_version STRING"
     ),
     key=("table_name", "table_version", "suite", "checked_at"),
     description="one row per data-quality check of a table version; success=false marks it not validated",
@@ -240,14 +168,9 @@ QUALITY_RESULTS = TableSpec(
 # Written by the batch daily report (lakehouse/query/batch_report.py), registered in Trino once it exists.
 DAILY_REPORT = TableSpec(
     name="gold.daily_report",
-    columns=(
-        ("day", "DATE"),
-        ("region", "STRING"),
-        ("orders", "BIGINT"),
-        ("revenue_eur", "DOUBLE"),
-        ("avg_order_value_eur", "DOUBLE"),
-        ("customers", "BIGINT"),
-        ("anomalies", "BIGINT"),
+    columns=_columns(
+        "day DATE, region STRING, orders BIGINT, revenue_eur DOUBLE, avg_order_value_eur DOUBLE,"
+        " customers BIGINT, anomalies BIGINT"
     ),
     key=("day", "region"),
     description="daily report; one row per day (UTC) and region with orders or anomalies",
