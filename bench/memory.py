@@ -89,7 +89,7 @@ def cpu_seconds(state_dir: str | None = None) -> dict[str, float]:
             continue
         totals[component] = totals.get(component, 0.0) + _cpu_ticks(pid) / tick
         if component == "flink-taskmanager":
-            workers = sum(_cpu_ticks(child) for child in _tree(pid, children)) / tick
+            workers = sum(_cpu_ticks(child) for child in descendants(pid, children)) / tick
             totals["flink-taskmanager python workers"] = totals.get("flink-taskmanager python workers", 0.0) + workers
     return totals
 
@@ -160,13 +160,13 @@ class Sampler:
                 continue
             if component == "flink-taskmanager":
                 totals[component] = totals.get(component, 0) + procs[root][0]
-                tree = _tree(root, children)
+                tree = descendants(root, children)
                 totals["flink-taskmanager python workers"] = totals.get("flink-taskmanager python workers", 0) + sum(
                     procs[p][0] for p in tree if p in procs
                 )
                 continue
             # The bench process itself: without its children (committer, flink run), counted apart.
-            own = [root] if component in _SERVICES or root == os.getpid() else [root, *_tree(root, children)]
+            own = [root] if component in _SERVICES or root == os.getpid() else [root, *descendants(root, children)]
             totals[component] = totals.get(component, 0) + sum(procs[p][0] for p in own if p in procs)
         return totals
 
@@ -178,7 +178,11 @@ class Sampler:
             self._stop.wait(self.interval)
 
 
-def _tree(pid: int, children: dict[int, list[int]]) -> list[int]:
+def descendants(pid: int, children: dict[int, list[int]] | None = None) -> list[int]:
+    """Every process below ``pid`` (its children, theirs, ...); ``children``: pid -> child pids, read
+    from /proc when not given."""
+    if children is None:
+        children = _process_table()[1]
     found, todo = [], [pid]
     while todo:
         for child in children.get(todo.pop(), []):

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.memory import descendants
 from lakehouse import rules
 from lakehouse.lake import storage, tables
 from lakehouse.pipeline import flink_cluster
@@ -54,7 +55,7 @@ def _kill_newest_taskmanager() -> int:
         stat = _stat(pid)
         if stat is None or (len(recorded) > 1 and stat[19] != recorded[1]):
             continue
-        workers = _descendants(pid)
+        workers = descendants(pid)
         os.kill(pid, signal.SIGKILL)
         for worker in workers:
             try:
@@ -84,19 +85,6 @@ def _stat(pid: int) -> list[str] | None:
         return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return None
-
-
-def _descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and (fields := _stat(int(entry.name))) is not None:
-            children.setdefault(int(fields[1]), []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
 
 
 def _start_taskmanager() -> None:
