@@ -40,15 +40,26 @@ from lakehouse.sources import generator, producer
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
+def stop(process: subprocess.Popen, *, grace: float = 15) -> None:
+    """SIGTERM a child process, and SIGKILL it if it has not exited after ``grace`` seconds."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
+
+
 @contextmanager
 def _serve(env: dict[str, str], store: str):
-    port = _free_port()
+    port = free_port()
     log = open(Path(tempfile.gettempdir()) / f"lakehouse-bench-serve-{port}.log", "wb")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
         [sys.executable, "-m", "lakehouse", "serve", "--store", store, "--port", str(port)],
@@ -73,11 +84,7 @@ def _serve(env: dict[str, str], store: str):
             time.sleep(0.2)
         yield f"ws://127.0.0.1:{port}/ws"
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
         log.close()
 
 

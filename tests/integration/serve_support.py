@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.serve import free_port as free_port  # the tests take it from here too
+from bench.serve import stop
 from lakehouse.pipeline import flink_cluster
 
 REPO = Path(__file__).resolve().parents[2]
@@ -27,12 +27,6 @@ def redis_client(redis_server):
     import redis
 
     return redis.Redis(host="127.0.0.1", port=redis_server["port"], password=redis_server["password"])
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager
@@ -61,12 +55,7 @@ def serve_process(env: dict[str, str], *, port: int, log_path: Path, timeout: fl
             time.sleep(0.2)
         yield base
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        stop(process)
 
 
 def get(url: str) -> tuple[int, dict | str]:
