@@ -19,6 +19,8 @@ import shutil
 import subprocess
 import tempfile
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -53,6 +55,17 @@ def code_zip(cache_dir: Path | None = None) -> Path:
                 archive.write(path, path.relative_to(REPO))
         tmp.replace(target)
     return target
+
+
+@contextmanager
+def built_once(target: Path, *, prefix: str) -> Iterator[tuple[Path, Path]]:
+    """A scratch directory and a partial file beside ``target`` to build into; when the block ends
+    without an error the partial replaces ``target`` in one rename, so no reader sees half of it."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=prefix) as work:
+        partial = target.with_name(target.name + f".{os.getpid()}.part")
+        yield Path(work), partial
+        partial.replace(target)
 
 
 def udf_jar(cache_dir: Path | None = None) -> Path:
@@ -115,27 +128,23 @@ def _java_jar(
     for path in sources + resource_files:
         digest.update(str(path.relative_to(REPO)).encode())
         digest.update(path.read_bytes())
-    cache = _cache_dir("jars", cache_dir)
-    target = cache / f"{name}-{digest.hexdigest()[:16]}.jar"
+    target = _cache_dir("jars", cache_dir) / f"{name}-{digest.hexdigest()[:16]}.jar"
     if target.exists():
         return target
-    cache.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="lakehouse-javac-") as work:
-        classes = Path(work) / "classes"
+    with built_once(target, prefix="lakehouse-javac-") as (work, partial):
+        classes = work / "classes"
         cp = ":".join([f"{flink_lib}/*", *map(str, classpath)])
         command = [_javac(), "--release", JAVA_RELEASE, "-Xlint:-options", "-encoding", "UTF-8"]
         command += ["-cp", cp, "-d", str(classes), *map(str, sources)]
         done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode != 0:
             raise RuntimeError(f"javac failed to compile {source_root}:\n{done.stderr.strip()}")
-        tmp = target.with_suffix(f".{os.getpid()}.tmp")
-        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
+        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
             archive.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\nCreated-By: lakehouse\n")
             for path in sorted(classes.rglob("*.class")):
                 archive.write(path, path.relative_to(classes))
             for path in resource_files:
                 archive.write(path, path.relative_to(resources))
-        tmp.replace(target)
     return target
 
 

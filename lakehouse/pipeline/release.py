@@ -36,7 +36,6 @@ import subprocess
 import sys
 import sysconfig
 import tarfile
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from importlib import metadata
@@ -259,12 +258,9 @@ def python_env_zip(*, log=print) -> tuple[Path, dict]:
     if target.exists() and described.exists():
         return target, json.loads(described.read_text())
     log("packing the Python environment (the venv's interpreter and the job's distributions)")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="lakehouse-pyenv-") as work:
-        python = build_python_env(Path(work)) | {"key": key}
-        partial = target.with_name(target.name + f".{os.getpid()}.part")
-        _zip_tree(Path(work), partial)
-        partial.replace(target)
+    with packaging.built_once(target, prefix="lakehouse-pyenv-") as (work, partial):
+        python = build_python_env(work) | {"key": key}
+        _zip_tree(work, partial)
     described.write_text(json.dumps(python, indent=2, sort_keys=True) + "\n")
     return target, python
 
@@ -296,9 +292,8 @@ def build(output_dir: Path, *, log=print) -> Path:
     target = output_dir / f"lakehouse-{key}.tar.gz"
     if target.exists():
         return target
-    output_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="lakehouse-package-") as work:
-        stage = Path(work) / "release"
+    with packaging.built_once(target, prefix="lakehouse-package-") as (work, partial):
+        stage = work / "release"
         stage.mkdir()
         env_zip, python = python_env_zip(log=log)
         if _same_device(env_zip, stage):
@@ -339,12 +334,10 @@ def build(output_dir: Path, *, log=print) -> Path:
             },
         }
         (stage / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-        partial = target.with_name(target.name + f".{os.getpid()}.part")
         # Level 1: most of the bytes are the environment's zip, already compressed.
         with tarfile.open(partial, "w:gz", compresslevel=1) as archive:
             for path in sorted(stage.iterdir()):
                 archive.add(path, arcname=path.name)
-        partial.replace(target)
     return target
 
 
