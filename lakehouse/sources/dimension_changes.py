@@ -40,7 +40,8 @@ class _Changelog:
         )
 
 
-def dimensions(rng: random.Random, config: GeneratorConfig):
+def dimensions(rng: random.Random, config: GeneratorConfig) -> tuple[list[Record], list[Record], Versions]:
+    """The customers and products change streams, and every key's versions for the orders to join."""
     start, end = config.start_ms, config.start_ms + config.minutes * 60_000
     snapshot_ms = start - DAY_MS
     customers = _Changelog("customers", "customer_id", 1_000)

@@ -15,6 +15,7 @@ from lakehouse.sources.hostile_records import corrupt
 
 
 def order_events(rng: random.Random, config: GeneratorConfig, versions: Versions) -> list[Record]:
+    """The order-events stream in arrival order, hostile records and late arrivals included."""
     start, end = config.start_ms, config.start_ms + config.minutes * 60_000
     events: list[dict] = []
     t = float(start)
@@ -96,6 +97,7 @@ def order_events(rng: random.Random, config: GeneratorConfig, versions: Versions
 
 
 def order_event(event_type: str, order_id: str, ts_ms: int, **attributes: Any) -> dict:
+    """One order event as a dict; ``event_id`` is numbered later, in event-time order."""
     return {"event_id": "", "event_type": event_type, "order_id": order_id, "ts_ms": ts_ms, **attributes}
 
 
@@ -130,6 +132,7 @@ def _lifecycle(rng: random.Random, order_id: str, placed: int, amount: float, cu
 
 
 def order_record(event: dict, arrival_ms: int, expect: dict) -> Record:
+    """An order event as the message a consumer receives."""
     return Record(
         stream="order-events",
         key=event["order_id"],
