@@ -7,9 +7,12 @@ Runs the real plan (jobs/orders_pipeline.py) on the embedded mini-cluster over g
 (the `lakehouse run` input, one hour of event time by default), every table into Flink's
 blackhole connector, so nothing but the plan is measured:
 
-1. Ablations: the job's net runtime for the whole plan, the plan without each output table, and
-   the parse-only reference ("staging": the order-events source, decoding, JSON parsing, the
-   contract and lateness into blackhole, nothing else). Each is a fresh JVM, as `lakehouse run` is.
+1. Ablations: the job's net runtime and CPU seconds (the JVM and its Python workers, while the job
+   runs) for the whole plan, the plan without each output table, the plan without one piece of
+   work (PLAN_VARIANTS: the Python UDF, md5, COUNT DISTINCT) and the parse-only reference
+   ("staging": the order-events source, decoding, JSON parsing, the contract and lateness into
+   blackhole, nothing else). Each is a fresh JVM, as `lakehouse run` is. CPU seconds say what the
+   work costs; the job's wall time also says who else had the cores.
 2. The whole plan once more with async-profiler (Maven Central, tools.profiler:async-profiler,
    cached in ~/.cache/lakehouse/profiler and checked against its SHA-1) loaded as a JVM agent,
    sampling CPU per thread: the share of each kind of work (JIT compilers, planning, generated-code
@@ -35,6 +38,7 @@ import time
 import urllib.request
 import zipfile
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -53,6 +57,37 @@ CATEGORIES = (
     ("Python bridge (Beam, gRPC, Arrow)", None, re.compile(r"org[./]apache[./]beam|io[./]grpc|flink[./]python|arrow")),
     ("tasks (operators, state, network)", re.compile(r"\(\d+/\d+\)"), None),
 )
+
+# Plans with one piece of work taken out, for the ablation table: name -> (label, SQL file, text or
+# a function that renders it, its stand-in). The text must stand exactly once in the rendered file
+# (checked at run time and by a unit test), so a change to the SQL fails loudly instead of
+# measuring the whole plan under another name.
+PLAN_VARIANTS: dict[str, tuple[str, str, str | Callable[[], str], str]] = {
+    "no-udf": (
+        "without the Python UDF (amount_eur = amount)",
+        "flink/stg_orders_placed",
+        "to_eur(amount, currency)",
+        "amount",
+    ),
+    "no-md5": (
+        "without md5 (record_id = the payload itself)",
+        "flink/stg_order_events",
+        "md5(r.payload)",
+        "r.payload",
+    ),
+    "no-contract-checks": (
+        "without the contract's checks (only 'invalid JSON')",
+        "flink/stg_order_events",
+        lambda: _contract().sql_checks(),
+        "when not is_json then 'invalid JSON'",
+    ),
+    "no-count-distinct": (
+        "without COUNT DISTINCT (5m and 1h count rows)",
+        "flink/fct_order_metrics_rollup",
+        "count(distinct customer_id)",
+        "count(customer_id)",
+    ),
+}
 
 
 def log(message: str) -> None:
@@ -87,6 +122,7 @@ def run_job(
     outputs: str,
     parallelism: int,
     sink: str = "blackhole",
+    variant: str = "",
     jvm_extra: str = "",
     py_spy: Path | None = None,
 ) -> dict:
@@ -106,7 +142,7 @@ def run_job(
         "LAKEHOUSE_PARALLELISM": str(parallelism),
         "LAKEHOUSE_JVM_OPTIONS": f"{config.load('embedded').jvm_options} {jvm_extra}".strip(),
     }
-    command = [sys.executable, "-m", "bench.profile", "--child"]
+    command = [sys.executable, "-m", "bench.profile", "--child", *(["--variant", variant] if variant else [])]
     if py_spy:
         sampler = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
         command = [
@@ -133,12 +169,53 @@ def run_job(
     return json.loads(lines[-1])
 
 
-def child() -> int:
+def _contract():
+    from lakehouse import contract
+
+    return contract
+
+
+def variant_text(variant: str) -> str:
+    """The text a plan variant takes out."""
+    text = PLAN_VARIANTS[variant][2]
+    return text() if callable(text) else text
+
+
+def apply_variant(variant: str) -> None:
+    """Take one piece of work out of the plan (PLAN_VARIANTS) for the SQL loaded from now on."""
+    from lakehouse import sql
+
+    _label, name, _text, stand_in = PLAN_VARIANTS[variant]
+    text = variant_text(variant)
+    original = sql.load
+
+    def load(file: str, **values: object) -> str:
+        statement = original(file, **values)
+        if file != name:
+            return statement
+        if statement.count(text) != 1:
+            raise RuntimeError(f"variant {variant}: {text!r} stands {statement.count(text)} times in sql/{name}.sql")
+        return statement.replace(text, stand_in)
+
+    sql.load = load
+
+
+def jvm_cpu_seconds() -> float:
+    """CPU seconds used so far by this process's children (the mini-cluster JVM, its Python workers)."""
+    from bench.memory import _cpu_ticks, _process_table, _tree
+
+    _procs, children = _process_table()
+    return sum(_cpu_ticks(pid) for pid in _tree(os.getpid(), children)) / os.sysconf("SC_CLK_TCK")
+
+
+def child(variant: str = "") -> int:
     """Build and run the plan with the settings in the environment; print its figures as JSON."""
     from jobs import orders_pipeline
     from lakehouse import config
     from lakehouse.pipeline.flink_env import create_table_env
 
+    if variant:
+        apply_variant(variant)
     settings = config.load()
     started = time.monotonic()
     if settings.sink_mode == "delta":
@@ -152,12 +229,23 @@ def child() -> int:
     checkpoints = (settings.data_dir / "checkpoints" / str(os.getpid())).resolve()
     t_env = create_table_env(settings, extra_options={"execution.checkpointing.dir": checkpoints.as_uri()})
     statements = orders_pipeline.build(t_env, settings)
-    planned = time.monotonic()
+    planned, cpu_planned = time.monotonic(), jvm_cpu_seconds()
     result = statements.execute()
     result.wait()
-    ended = time.monotonic()
+    ended, cpu_ended = time.monotonic(), jvm_cpu_seconds()
     net_ms = result.get_job_client().get_job_execution_result().result().get_net_runtime()
-    print(json.dumps({"setup_s": planned - started, "job_s": ended - planned, "net_runtime_s": net_ms / 1000}))
+    figures = {
+        "setup_s": planned - started,
+        "job_s": ended - planned,
+        "net_runtime_s": net_ms / 1000,
+        # from submission to the end: the tasks, their Python workers, code generation, checkpoints
+        "job_cpu_s": round(cpu_ended - cpu_planned, 2),
+        "setup_cpu_s": round(cpu_planned, 2),
+        # the whole run: the JVM's start, planning, the job
+        "total_s": ended - started,
+        "total_cpu_s": round(cpu_ended, 2),
+    }
+    print(json.dumps(figures))
     return 0
 
 
@@ -223,10 +311,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=15, help="frames to list (default 15)")
     parser.add_argument("--output", type=Path, help="also write the figures as JSON here")
     parser.add_argument("--keep", type=Path, help="copy the raw samples here (jvm.collapsed, python.raw)")
+    parser.add_argument(
+        "--variants",
+        default="all",
+        help=f"plans with one piece of work taken out: 'all' (default), 'none', or some of {', '.join(PLAN_VARIANTS)}",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--variant", default="", choices=("", *PLAN_VARIANTS), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        return child()
+        return child(args.variant)
+    chosen = (
+        list(PLAN_VARIANTS) if args.variants == "all" else [] if args.variants == "none" else args.variants.split(",")
+    )
+    if unknown := [name for name in chosen if name not in PLAN_VARIANTS]:
+        parser.error(f"unknown variant(s) {', '.join(unknown)}; expected some of {', '.join(PLAN_VARIANTS)}")
 
     from lakehouse import config
     from lakehouse.lake import tables
@@ -239,20 +338,25 @@ def main(argv: list[str] | None = None) -> int:
         events = embedded.prepare_input(settings, generator.GeneratorConfig(minutes=args.minutes), log=log)
         names = [spec.name for spec in tables.ALL]
         leave_out = names if args.ablations == "all" else [] if args.ablations == "none" else args.ablations.split(",")
-        variants = [("whole plan", "")]
-        variants += [(f"without {name}", ",".join(n for n in names if n != name)) for name in leave_out]
-        variants += [("parse-only reference (staging)", "staging")]
+        # (label, outputs, plan variant)
+        variants = [("whole plan", "", "")]
+        variants += [(f"without {name}", ",".join(n for n in names if n != name), "") for name in leave_out]
+        variants += [(PLAN_VARIANTS[variant][0], "", variant) for variant in chosen]
+        variants += [("parse-only reference (staging)", "staging", "")]
         sinks = ("blackhole", "delta") if args.sink == "both" else (args.sink,)
         rows = []
-        for label, outputs in variants:
+        for label, outputs, variant in variants:
             for sink in sinks:
                 if sink == "delta" and outputs == "staging":
                     continue  # the parse-only reference writes no table
                 name = f"{label}, into Delta" if sink == "delta" else label
                 log(f"run: {name}")
-                figures = run_job(work, outputs=outputs, parallelism=args.parallelism, sink=sink)
+                figures = run_job(work, outputs=outputs, parallelism=args.parallelism, sink=sink, variant=variant)
                 rows.append({"variant": name, **figures, "events_per_s": events / figures["net_runtime_s"]})
-                log(f"  {figures['net_runtime_s']:.1f} s job, {events / figures['net_runtime_s']:,.0f} events/s")
+                log(
+                    f"  {figures['net_runtime_s']:.1f} s job, {events / figures['net_runtime_s']:,.0f} events/s, "
+                    f"{figures['job_cpu_s']:.1f} CPU s"
+                )
 
         profiled_sink = "blackhole" if args.sink == "blackhole" else "delta"
         log(f"run: whole plan into {profiled_sink} with async-profiler (and py-spy when installed)")
@@ -279,12 +383,20 @@ def main(argv: list[str] | None = None) -> int:
 def _print_report(
     events: int, rows: list[dict], profiled: dict, collapsed: Path, raw: Path | None, top: int, sink: str = "blackhole"
 ) -> dict:
-    whole = rows[0]["net_runtime_s"]
+    whole, whole_cpu = rows[0]["net_runtime_s"], rows[0].get("job_cpu_s") or float("nan")
     print(f"\nAblations: {events:,} events, embedded mini-cluster; tables into blackhole unless 'into Delta'")
-    print(f"{'variant':<44} {'job s':>7} {'events/s':>9} {'vs whole':>9}")
+    print("job: from submission to the end (net runtime, the JVM's and its Python workers' CPU);")
+    print("run: the whole process (the JVM's start, planning, the job)")
+    print(
+        f"{'variant':<52} {'job s':>6} {'events/s':>9} {'vs whole':>8} {'job CPU s':>9} {'vs whole':>8}"
+        f" {'run s':>6} {'run CPU s':>9}"
+    )
     for row in rows:
+        cpu = row.get("job_cpu_s", float("nan"))
         print(
-            f"{row['variant']:<44} {row['net_runtime_s']:7.1f} {row['events_per_s']:9,.0f} {row['net_runtime_s'] / whole:9.2f}"
+            f"{row['variant']:<52} {row['net_runtime_s']:6.1f} {row['events_per_s']:9,.0f} "
+            f"{row['net_runtime_s'] / whole:8.2f} {cpu:9.1f} {cpu / whole_cpu:8.2f}"
+            f" {row.get('total_s', float('nan')):6.1f} {row.get('total_cpu_s', float('nan')):9.1f}"
         )
     report: dict = {"events": events, "ablations": rows, "profiled_run": profiled}
     if collapsed.exists():

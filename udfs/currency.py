@@ -7,6 +7,7 @@ conversion is not here: the drill deploys it from the test side (tests/drill_bug
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from lakehouse import contract
@@ -18,15 +19,21 @@ def to_eur(amount: float, currency: str) -> float:
 
 
 def _to_eur_batch(amount: pd.Series, currency: pd.Series) -> pd.Series:
-    # to_eur element by element, so batch and plain results are identical; a currency without a
-    # rate gives NaN (staging lets only known currencies through).
-    return pd.Series(
-        [
-            to_eur(a, c) if c in contract.RATES_PER_EUR else float("nan")
-            for a, c in zip(amount.tolist(), currency.tolist(), strict=False)
-        ],
-        dtype="float64",
-    )
+    """``to_eur`` over a whole Arrow batch at once; equal to it element by element.
+
+    numpy rounds ``x * 100`` half to even, where Python's ``round`` rounds the exact binary value of
+    ``x``: the two differ only when ``x * 100`` lies within a rounding error of a half cent, so those
+    few elements (about one in a million of random amounts) go through ``to_eur`` itself. A currency
+    without a rate gives NaN (staging lets only known currencies through).
+    """
+    rates = currency.map(contract.RATES_PER_EUR).to_numpy(dtype="float64", na_value=np.nan)
+    exact = amount.to_numpy(dtype="float64", na_value=np.nan) / rates
+    cents = np.round(exact, 2)
+    scaled = exact * 100
+    near_half = np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6
+    for i in np.flatnonzero(near_half):
+        cents[i] = round(float(exact[i]), 2)
+    return pd.Series(cents, index=amount.index, dtype="float64")
 
 
 def to_eur_udf():

@@ -154,6 +154,11 @@ def status(cdc: CdcSettings, *, timeout: float = 10.0) -> dict:
     return _rest("GET", f"{cdc.connect_rest}/connectors/{cdc.connector}/status", None, timeout)
 
 
+def connectors(cdc: CdcSettings, *, timeout: float = 10.0) -> list[str]:
+    """The names of every connector Kafka Connect runs."""
+    return list(_rest("GET", f"{cdc.connect_rest}/connectors", None, timeout))
+
+
 def delete(cdc: CdcSettings, *, timeout: float = 30.0) -> None:
     """Remove the connector (its replication slot stays in PostgreSQL until dropped there)."""
     _rest("DELETE", f"{cdc.connect_rest}/connectors/{cdc.connector}", None, timeout)
@@ -168,7 +173,7 @@ def is_running(report: dict) -> bool:
     )
 
 
-def _rest(method: str, url: str, body: dict | None, timeout: float) -> dict:
+def _rest(method: str, url: str, body: dict | None, timeout: float) -> dict | list:
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
     try:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import threading
 import time
 import uuid
@@ -73,6 +74,7 @@ def run(cdc_services):
         dimension_source_options="scan.watermark.idle-timeout=10 min",
     )
     cdc_settings = cdc.load_settings(postgres_db=f"cdc_{run_id}", slot=f"lakehouse_{run_id}", connector=f"cdc-{run_id}")
+    _sweep_earlier_runs(cdc_settings)
     migrated = support.service("postgres", "migrate", POSTGRES_DB=cdc_settings.postgres_db)
     assert migrated.returncode == 0, migrated.stderr[-2000:]
     try:
@@ -284,6 +286,22 @@ def _wait_for(check, seconds: float, what: str) -> None:
             pass
         time.sleep(2)
     raise AssertionError(f"timed out after {seconds:.0f}s waiting for {what}")
+
+
+def _sweep_earlier_runs(cdc_settings) -> None:
+    """Remove what a run stopped in the middle of this test left behind: Kafka Connect keeps its
+    connectors in a Kafka topic of the stack's state directory, which every checkout shares, and
+    resumes them; an earlier run's connector then streams beside this run's under the same
+    Debezium server name, and this run's changes went missing from the change topics."""
+    for name in cdc.connectors(cdc_settings):
+        if re.fullmatch(r"cdc-[0-9a-f]{8}", name) and name != cdc_settings.connector:
+            run_id = name.removeprefix("cdc-")
+            print(f"removing connector {name}, its slot and database, left by an earlier run")
+            _cleanup(
+                dataclasses.replace(
+                    cdc_settings, connector=name, slot=f"lakehouse_{run_id}", postgres_db=f"cdc_{run_id}"
+                )
+            )
 
 
 def _cleanup(cdc_settings) -> None:
