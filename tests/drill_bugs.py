@@ -3,8 +3,8 @@
 Production code holds one version of each function. A drill runs the code "before the fix" the way
 an operator would have: a copy of this checkout with one edit (``checkout``), submitted from that
 copy, so its release archive carries the bug to the cluster. The fix is then the repository itself.
-Each bug is an exact text replacement in one file; ``apply`` fails when the fixed text is no longer
-there exactly once, so a change of the production code cannot make a drill silently run the fix.
+Each bug is one or more exact text replacements in one file; ``apply`` fails when a fixed text is no
+longer there exactly once, so a change of the production code cannot make a drill silently run the fix.
 """
 
 from __future__ import annotations
@@ -21,28 +21,29 @@ CODE = ("lakehouse", "jobs", "udfs", "config", "sql", "connectors", "infra", "re
 
 @dataclass(frozen=True)
 class Bug:
-    """One wrong edit: ``fixed`` in ``path`` becomes ``buggy``."""
+    """One wrong change of ``path``: in each edit, the fixed text becomes the buggy one."""
 
     path: str
-    fixed: str
-    buggy: str
+    edits: tuple[tuple[str, str], ...]
     what: str
 
 
 # Compatible with the fix's state: the conversion multiplies by the rate (units of currency per
-# EUR) instead of dividing. The plan, its operator uids and its state layout stay the same.
+# EUR) instead of dividing, in the plain function and in the batch the job calls. The plan, its
+# operator uids and its state layout stay the same.
 CURRENCY = Bug(
     path="udfs/currency.py",
-    fixed="return contract.to_eur(amount, currency)",
-    buggy="return round(amount * contract.RATES_PER_EUR[currency], 2)",
+    edits=(
+        ("return contract.to_eur(amount, currency)", "return round(amount * contract.RATES_PER_EUR[currency], 2)"),
+        ("na_value=np.nan) / rates", "na_value=np.nan) * rates"),
+    ),
     what="the EUR conversion multiplies by the rate",
 )
 # Incompatible: distinct_customers of the 5m and 1h windows counts customer-minutes. The fix (a
 # distinct count keeps a set per window in state) changes the aggregates' state layout.
 METRICS = Bug(
     path="sql/flink/fct_order_metrics_rollup.sql",
-    fixed="count(distinct customer_id) as distinct_customers",
-    buggy="count(customer_id) as distinct_customers",
+    edits=(("count(distinct customer_id) as distinct_customers", "count(customer_id) as distinct_customers"),),
     what="5m and 1h distinct_customers count customer-minutes",
 )
 
@@ -51,10 +52,12 @@ def apply(bug: Bug, root: Path) -> None:
     """Edit ``root``'s copy of the bug's file in place."""
     path = root / bug.path
     text = path.read_text()
-    found = text.count(bug.fixed)
-    if found != 1:
-        raise AssertionError(f"{bug.path} holds {bug.fixed!r} {found} times, expected once: update tests/drill_bugs.py")
-    path.write_text(text.replace(bug.fixed, bug.buggy))
+    for fixed, buggy in bug.edits:
+        found = text.count(fixed)
+        if found != 1:
+            raise AssertionError(f"{bug.path} holds {fixed!r} {found} times, expected once: update tests/drill_bugs.py")
+        text = text.replace(fixed, buggy)
+    path.write_text(text)
 
 
 def checkout(bug: Bug, target: Path) -> Path:

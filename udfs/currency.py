@@ -23,8 +23,8 @@ def _to_eur_batch(amount: pd.Series, currency: pd.Series) -> pd.Series:
 
     numpy rounds ``x * 100`` half to even, where Python's ``round`` rounds the exact binary value of
     ``x``: the two differ only when ``x * 100`` lies within a rounding error of a half cent, so those
-    few elements (about one in a million of random amounts) go through ``to_eur`` itself. A currency
-    without a rate gives NaN (staging lets only known currencies through).
+    few elements go through ``to_eur`` itself. A currency without a rate gives NaN (staging lets
+    only known currencies through).
     """
     rates = currency.map(contract.RATES_PER_EUR).to_numpy(dtype="float64", na_value=np.nan)
     exact = amount.to_numpy(dtype="float64", na_value=np.nan) / rates
@@ -32,7 +32,7 @@ def _to_eur_batch(amount: pd.Series, currency: pd.Series) -> pd.Series:
     scaled = exact * 100
     near_half = np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6
     for i in np.flatnonzero(near_half):
-        cents[i] = round(float(exact[i]), 2)
+        cents[i] = to_eur(float(amount.iloc[i]), str(currency.iloc[i]))
     return pd.Series(cents, index=amount.index, dtype="float64")
 
 

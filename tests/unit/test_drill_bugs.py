@@ -20,7 +20,8 @@ def test_each_bug_applies_to_exactly_one_place_of_the_production_code(tmp_path):
         target.write_text((drill_bugs.REPO / bug.path).read_text())
         drill_bugs.apply(bug, tmp_path)
         text = target.read_text()
-        assert bug.buggy in text and bug.fixed not in text
+        for fixed, buggy in bug.edits:
+            assert buggy in text and fixed not in text
         with pytest.raises(AssertionError, match="0 times"):
             drill_bugs.apply(bug, tmp_path)
 
