@@ -11,7 +11,8 @@ on a versioned view: FLINK-39420).
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -148,3 +149,171 @@ def test_a_sink_is_filled_by_column_name(batch_env):
     swapped = table.select(*[col(name) for name in reversed(spec.column_names())])
     assert _rows(spec.select_columns(swapped)) == [row]
     assert spec.select_columns(table) is table  # already in order: inserted as it is, the plan unchanged
+
+
+# Order-event messages in arrival order: seconds after 10:00 for ts_ms (None: not a usable time),
+# and the message. One stream, as the embedded file source reads.
+T0_MS = int(_time("10:00").replace(tzinfo=UTC).timestamp() * 1000)
+MESSAGES = [
+    (
+        10,
+        {
+            "event_type": "ORDER_PLACED",
+            "event_id": "e1",
+            "customer_id": "c1",
+            "product_id": "p1",
+            "quantity": 2,
+            "amount": 20.0,
+            "currency": "EUR",
+        },
+    ),
+    (20, {"event_type": "PAYMENT_RECEIVED", "event_id": "e2", "payment_id": "pay1", "amount": 20.0, "currency": "EUR"}),
+    (
+        10,
+        {
+            "event_type": "ORDER_PLACED",
+            "event_id": "e1",
+            "customer_id": "c1",
+            "product_id": "p1",
+            "quantity": 2,
+            "amount": 20.0,
+            "currency": "EUR",
+        },
+    ),
+    (None, "{oops"),
+    (40, {"event_type": "REFUNDED", "event_id": "e4"}),
+    (
+        45,
+        {
+            "event_type": "ORDER_PLACED",
+            "event_id": "e5",
+            "product_id": "p1",
+            "quantity": 1,
+            "amount": 5.0,
+            "currency": "EUR",
+        },
+    ),
+    (
+        50,
+        {
+            "event_type": "ORDER_PLACED",
+            "event_id": "e6",
+            "customer_id": "c1",
+            "product_id": "p1",
+            "quantity": 1,
+            "amount": 5.0,
+            "currency": "JPY",
+        },
+    ),
+    (
+        55,
+        {
+            "event_type": "ORDER_PLACED",
+            "event_id": "e7",
+            "customer_id": "c1",
+            "product_id": "p1",
+            "quantity": 0,
+            "amount": 5.0,
+            "currency": "EUR",
+        },
+    ),
+    (60, {"event_type": "SHIPPED", "event_id": "e8", "carrier": "dhl"}),
+    (30, {"event_type": "DELIVERED", "event_id": "e9"}),
+    (61, {"event_type": "CANCELLED", "event_id": "e10", "reason": "customer"}),
+    (None, ""),
+]
+REASONS = {
+    3: "invalid JSON",
+    4: "unknown event_type",
+    5: "missing field: customer_id",
+    6: "unknown currency",
+    7: "quantity must be positive",
+    11: "empty record",
+}
+# event_id, event_type, quantity, amount, currency, payment_id, carrier, cancel_reason, is_late, dt
+SILVER_EVENTS = [
+    ("e1", "ORDER_PLACED", 2, 20.0, "EUR", None, None, None, False, "2026-11-30"),
+    ("e10", "CANCELLED", None, None, None, None, None, "customer", False, "2026-11-30"),
+    ("e2", "PAYMENT_RECEIVED", None, 20.0, "EUR", "pay1", None, None, False, "2026-11-30"),
+    ("e8", "SHIPPED", None, None, None, None, "dhl", None, False, "2026-11-30"),
+    # 30 s, after an event at 60 s: at or behind the stream's watermark (60 s less the 5 s delay)
+    ("e9", "DELIVERED", None, None, None, None, None, None, True, "2026-11-30"),
+]
+
+
+def _message(seconds, body) -> bytes:
+    if isinstance(body, str):
+        return body.encode()
+    return json.dumps({**body, "order_id": "o1", "ts_ms": T0_MS + seconds * 1000}).encode()
+
+
+def _order_events(t_env):
+    from pyflink.table import DataTypes
+
+    arrival = datetime(2026, 11, 30, 12, tzinfo=UTC)
+    rows = [
+        (
+            bytearray(_message(seconds, body)),
+            f"order-events/{i}",
+            "files",
+            arrival,
+            arrival + timedelta(milliseconds=i),
+            datetime.fromtimestamp((T0_MS + seconds * 1000) / 1000 if seconds is not None else 0, UTC),
+        )
+        for i, (seconds, body) in enumerate(MESSAGES)
+    ]
+    ltz = DataTypes.TIMESTAMP_LTZ(3)
+    names = ("message", "record_position", "record_stream", "arrival_time", "proc_time", "event_time")
+    kinds = (DataTypes.BYTES(), DataTypes.STRING(), DataTypes.STRING(), ltz, ltz, ltz)
+    return t_env.from_elements(rows, DataTypes.ROW([DataTypes.FIELD(n, k) for n, k in zip(names, kinds, strict=True)]))
+
+
+def _changes(t_env, key: str):
+    from pyflink.table import DataTypes
+
+    at = datetime(2026, 11, 30, 9, tzinfo=UTC)
+    envelope = json.dumps({"op": "c", "after": {key: "x1", "updated_at": int(at.timestamp() * 1000)}})
+    ltz = DataTypes.TIMESTAMP_LTZ(3)
+    names = ("payload", "arrival_time", "envelope", "version_time")
+    kinds = (DataTypes.STRING(), ltz, DataTypes.STRING(), ltz)
+    return t_env.from_elements(
+        [(envelope, at, envelope, at)],
+        DataTypes.ROW([DataTypes.FIELD(n, k) for n, k in zip(names, kinds, strict=True)]),
+    )
+
+
+@pytest.fixture(scope="module")
+def enriched(batch_env):
+    from jobs import orders_enrich
+
+    return orders_enrich.transform(
+        batch_env, _order_events(batch_env), _changes(batch_env, "customer_id"), _changes(batch_env, "product_id")
+    )
+
+
+def test_staging_gives_each_broken_message_its_reason(enriched):
+    from pyflink.table.expressions import col
+
+    from jobs import orders_enrich
+
+    staged = enriched[orders_enrich.STAGED_EVENTS].select(col("payload"), col("reason"))
+    expected = [(_message(*MESSAGES[i]).decode(), REASONS.get(i)) for i in range(len(MESSAGES))]
+    assert _rows(staged) == sorted(expected, key=lambda row: (row[0], row[1] or ""))
+
+
+def test_silver_order_events_keeps_the_first_of_each_event_id_and_flags_late_ones(enriched):
+    from pyflink.table.expressions import col
+
+    columns = ("event_id", "event_type", "quantity", "amount", "currency", "payment_id", "carrier")
+    columns += ("cancel_reason", "is_late", "dt")
+    table = enriched[tables.ORDER_EVENTS.name].select(*[col(c) for c in columns])
+    assert _rows(table) == SILVER_EVENTS
+
+
+def test_late_events_say_how_late(enriched):
+    from pyflink.table.expressions import col
+
+    table = enriched[tables.LATE_EVENTS.name].select(
+        col("event_id"), col("event_time"), col("watermark_at_arrival"), col("lateness_seconds")
+    )
+    assert _rows(table) == [("e9", _time("10:00:30"), _time("10:00:55"), 25)]
