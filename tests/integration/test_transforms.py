@@ -1,23 +1,25 @@
 """The jobs' transforms on a dozen in-memory rows in a batch TableEnvironment, against rows computed
 by hand.
 
-Batch mode runs the window metrics and the static anomaly rules as the streaming job does (a
-window's time column is a plain timestamp here). What needs a time attribute, which in-memory rows
-do not carry (no watermark), is left to test_embedded_pipeline, which compares every table with the
-reference model: the adaptive rule (a Table API over-window, valid only over a time attribute) and
-the enrichment's joins (Flink's batch planner has no event-time temporal join, FOR SYSTEM_TIME AS OF
-on a versioned view: FLINK-39420).
+Batch mode runs the window metrics, the static anomaly rules and the enrichment's staging as the
+streaming job does (a window's time column is a plain timestamp here). The adaptive rule orders a
+Table API over-window by a time attribute, which batch mode does not keep: it runs in streaming mode
+on a dozen rows from a bounded CSV file with a watermark. The enrichment's joins are left to
+test_embedded_pipeline, which compares every table with the reference model: Flink's batch planner
+has no event-time temporal join (FOR SYSTEM_TIME AS OF on a versioned view: FLINK-39420), and a
+streaming one needs both sides with watermarks, which is what the embedded run reads.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from lakehouse.lake import tables
-from lakehouse.rules import Rules, StaticRule
+from lakehouse.rules import AdaptiveRule, Rules, StaticRule
 
 pytestmark = pytest.mark.integration
 
@@ -135,6 +137,58 @@ def test_anomalies_fire_once_per_rule_and_window(metrics):
     table = orders_anomalies.transform(windows, RULES)[tables.ANOMALIES.name]
     assert list(table.get_resolved_schema().get_column_names()) == tables.ANOMALIES.column_names()
     assert _rows(table) == _approx(_expected(ANOMALIES))
+
+
+# 1-minute windows (start, region, category, revenue_eur) for the adaptive rule below.
+REVENUE_1M = [
+    ("10:00", "EU", "books", 60.0),
+    ("10:01", "EU", "books", 40.0),
+    ("10:04", "EU", "books", 60.0),
+    ("10:05", "EU", "books", 100.0),
+    ("10:07", "EU", "books", 50.0),
+    ("11:00", "EU", "books", 70.0),
+    ("10:00", "US", "toys", 5.0),
+    ("10:01", "US", "toys", 40.0),
+    ("10:59", "US", "toys", 35.0),
+]
+REVENUE_JUMP = AdaptiveRule(id="revenue_jump_1m", level="1m", metric="revenue_eur", k=1.0, trailing=3, min_history=2)
+# EU books at 10:05: the three windows before took 60, 40 and 60, mean 160/3 and population variance
+# 800/9, and 100 is above mean + 1 sigma. 10:04 (60) equals its limit (mean 50 + sigma 10) and US toys
+# at 10:59 (35) stays below its (22.5 + 17.5); 10:00 and 10:01 have fewer than two windows before them.
+ADAPTIVE = [
+    (
+        "revenue_jump_1m",
+        "adaptive",
+        "1m",
+        "10:05",
+        "10:06",
+        "EU",
+        "books",
+        "revenue_eur",
+        100.0,
+        160 / 3 + math.sqrt(800 / 9),
+    )
+]
+
+
+def test_the_adaptive_rule_compares_each_window_with_the_ones_before(stream_env, tmp_path):
+    from jobs import orders_anomalies
+
+    lines = []
+    for start, region, category, revenue in REVENUE_1M:
+        begin = _time(start)
+        end, last = begin + timedelta(minutes=1), begin + timedelta(seconds=59, milliseconds=999)
+        lines.append(f"{begin},{end},{last},{region},{category},{revenue}")
+    (tmp_path / "windows.csv").write_text("\n".join(lines) + "\n")
+    stream_env.execute_sql(
+        "create temporary table windows_1m (window_start timestamp(3), window_end timestamp(3), "
+        "window_time timestamp(3), region string, category string, revenue_eur double, "
+        "watermark for window_time as window_time) "
+        f"with ('connector' = 'filesystem', 'path' = '{tmp_path}', 'format' = 'csv')"
+    )
+    rules = Rules(static=(), adaptive=(REVENUE_JUMP,))
+    table = orders_anomalies.transform({"1m": stream_env.from_path("windows_1m")}, rules)[tables.ANOMALIES.name]
+    assert _rows(table) == _approx(_expected(ADAPTIVE))
 
 
 def test_a_sink_is_filled_by_column_name(batch_env):
