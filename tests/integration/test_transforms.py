@@ -191,6 +191,22 @@ def test_the_adaptive_rule_compares_each_window_with_the_ones_before(stream_env,
     assert _rows(table) == _approx(_expected(ADAPTIVE))
 
 
+def test_a_transform_reads_only_its_inputs_and_leaves_no_names_behind(batch_env):
+    from pyflink.table.expressions import col
+
+    from jobs import orders_metrics
+
+    # A view of the caller named like the transform's input: the transform must not read it.
+    batch_env.create_temporary_view("int_orders_enriched_matched", _orders(batch_env).filter(col("region") == "US"))
+    names = (batch_env.get_current_database(), batch_env.list_temporary_views(), batch_env.list_databases())
+    first = orders_metrics.transform(batch_env, _orders(batch_env))
+    again = orders_metrics.transform(batch_env, _orders(batch_env))
+    assert (batch_env.get_current_database(), batch_env.list_temporary_views(), batch_env.list_databases()) == names
+    name = tables.METRICS_1H.name
+    assert _rows(first[name]) == _rows(again[name]) == _approx(_expected(METRICS[name]))
+    batch_env.drop_temporary_view("int_orders_enriched_matched")
+
+
 def test_a_sink_is_filled_by_column_name(batch_env):
     from pyflink.table import DataTypes
     from pyflink.table.expressions import col
