@@ -24,6 +24,12 @@ VIEWS = (
     "int_orders_enriched",
     "int_orders_enriched_matched",
 )
+# The versioned dimensions: one statement for both (sql/flink/dim_versions.sql), from each entity's
+# staged changes, with its key and the attributes the join reads.
+DIMENSIONS = {
+    "dim_customers": {"changes": "stg_customers", "key": "customer_id", "attributes": "name, region, segment"},
+    "dim_products": {"changes": "stg_products", "key": "product_id", "attributes": "name, category, price"},
+}
 # Streams returned beside the tables, for the jobs downstream (not written as they are).
 STAGED_EVENTS = "staged_order_events"  # every message parsed and checked: the benchmark's parse-only reference
 MATCHED_ORDERS = "matched_orders"  # enriched orders with a live customer and product; event_time is the rowtime
@@ -33,8 +39,9 @@ def transform(t_env, order_events, customers, products, *, max_record_bytes: int
     """Tables for silver.order_events, silver.orders_enriched, bronze.quarantine and bronze.late_events,
     and the streams ``STAGED_EVENTS`` and ``MATCHED_ORDERS``.
 
-    ``t_env``: the environment the tables belong to; ``order_events``, ``customers``, ``products``: tables with the columns of the source DDL
-    (sql/flink/src_*.sql); ``max_record_bytes``: the contract's size limit (Settings.max_record_bytes).
+    ``t_env``: the environment the tables belong to; ``order_events``, ``customers``, ``products``:
+    tables with the columns of the source DDL (sql/flink/src_order_events.sql, src_changes.sql);
+    ``max_record_bytes``: the contract's size limit (Settings.max_record_bytes).
     """
     from udfs.currency import to_eur_udf
 
@@ -42,7 +49,12 @@ def transform(t_env, order_events, customers, products, *, max_record_bytes: int
     values = contract.sql_values(max_record_bytes=max_record_bytes)
     with sql.scope(t_env, "orders_enrich", inputs):
         t_env.create_temporary_function("to_eur", to_eur_udf())
-        views = {view: sql.register_view(t_env, f"flink/{view}", **values) for view in VIEWS}
+        views = {
+            view: sql.register_view(t_env, "flink/dim_versions", view=view, **DIMENSIONS[view])
+            if view in DIMENSIONS
+            else sql.register_view(t_env, f"flink/{view}", **values)
+            for view in VIEWS
+        }
         result = {
             tables.ORDER_EVENTS.name: t_env.sql_query(sql.load("flink/silver_order_events")),
             tables.ORDERS_ENRICHED.name: t_env.sql_query(sql.load("flink/silver_orders_enriched")),

@@ -116,11 +116,20 @@ def sink_options(settings: Settings, spec: tables.TableSpec) -> dict[str, str]:
     raise ValueError(f"unknown sink_mode {settings.sink_mode!r}; expected delta or blackhole")
 
 
+# The statement of each source table: the two change streams share one (sql/flink/src_changes.sql).
+SOURCE_STATEMENTS = {
+    "src_order_events": "flink/src_order_events",
+    "src_customers": "flink/src_changes",
+    "src_products": "flink/src_changes",
+}
+
+
 def register_sources(t_env, settings: Settings) -> None:
     for name, options in source_options(settings).items():
         t_env.execute_sql(
             sql.load(
-                f"flink/{name}",
+                SOURCE_STATEMENTS[name],
+                table=name,
                 connector=sql.with_options(options),
                 max_future_skew_hours=contract.MAX_FUTURE_SKEW_HOURS,
                 arrival_time_key=ARRIVAL_TIME_METADATA[options["connector"]],
@@ -158,8 +167,8 @@ def build(t_env, settings: Settings):
     return statements
 
 
-# The job's source tables (sql/flink/src_*.sql), in the order jobs/orders_enrich.py takes them.
-SOURCES = ("src_order_events", "src_customers", "src_products")
+# The job's source tables, in the order jobs/orders_enrich.py takes them.
+SOURCES = tuple(SOURCE_STATEMENTS)
 
 
 def transform(t_env, sources: dict, settings: Settings) -> dict:

@@ -1,9 +1,9 @@
 """Loads the SQL statements kept in sql/ and fills their configuration placeholders.
 
 Placeholders are ``{{name}}``. Only three kinds of value are filled: numbers from the contract,
-connector option blocks built by ``with_options`` (each value quoted and escaped) and expressions
-chosen from constants in the job code (a logic version), so a statement never carries a host or
-secret pasted by hand.
+connector option blocks built by ``with_options`` (each value quoted and escaped) and expressions or
+names chosen from constants in the job code (a logic version; the table, key and columns of a
+statement two entities share), so a statement never carries a host or secret pasted by hand.
 """
 
 from __future__ import annotations
