@@ -1,20 +1,31 @@
 """Anomalies: static thresholds and an adaptive (trailing mean + k sigma) rule over the window
-metrics, one output row per firing. Rules come from config/anomaly_rules.toml."""
+metrics, one output row per firing. Rules come from config/anomaly_rules.toml.
+
+transform() is a function of the window metrics per level (jobs/orders_metrics.py's ``WINDOWS``),
+built with Table API expressions: it reads no registered name.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from lakehouse.lake import tables
 from lakehouse.rules import AdaptiveRule, Rules, StaticRule
 
 
-def transform(t_env, rules: Rules):
-    """One table of firings (gold.anomalies) for every rule, built with Table API expressions."""
-    parts = [_static(t_env, rule) for rule in rules.static] + [_adaptive(t_env, rule) for rule in rules.adaptive]
+def transform(windows: Mapping[str, object], rules: Rules) -> dict:
+    """The table for gold.anomalies: one row per firing of every rule.
+
+    ``windows``: level ("1m", "5m", "1h") -> window metrics with window_start, window_end, region,
+    category, the metrics and window_time (the rowtime; batch mode: a timestamp)."""
+    parts = [_static(windows[rule.level], rule) for rule in rules.static]
+    parts += [_adaptive(windows[rule.level], rule) for rule in rules.adaptive]
     if not parts:
         raise ValueError("no anomaly rules configured")
     result = parts[0]
     for part in parts[1:]:
         result = result.union_all(part)
-    return result
+    return {tables.ANOMALIES.name: result}
 
 
 def _firing(table, rule_id: str, kind: str, level: str, metric: str, threshold):
@@ -35,16 +46,15 @@ def _firing(table, rule_id: str, kind: str, level: str, metric: str, threshold):
     )
 
 
-def _static(t_env, rule: StaticRule):
+def _static(metrics, rule: StaticRule):
     from pyflink.table.expressions import col, lit
 
     value, limit = col(rule.metric), lit(rule.threshold)
     condition = {">": value > limit, ">=": value >= limit, "<": value < limit, "<=": value <= limit}[rule.op]
-    metrics = t_env.from_path(f"fct_order_metrics_{rule.level}")
     return _firing(metrics.filter(condition), rule.id, "static", rule.level, rule.metric, lit(rule.threshold))
 
 
-def _adaptive(t_env, rule: AdaptiveRule):
+def _adaptive(metrics, rule: AdaptiveRule):
     """Trailing statistics from a ROWS over-window that includes the current row, minus it.
 
     Flink's over-windows end at CURRENT ROW, so the previous windows' sum, sum of squares and count
@@ -61,19 +71,15 @@ def _adaptive(t_env, rule: AdaptiveRule):
         .preceding(row_interval(rule.trailing))
         .alias("w")
     )
-    stats = (
-        t_env.from_path(f"fct_order_metrics_{rule.level}")
-        .over_window(window)
-        .select(
-            col("window_start"),
-            col("window_end"),
-            col("region"),
-            col("category"),
-            x.alias(rule.metric),
-            (x.sum.over(col("w")) - x).alias("prev_sum"),
-            ((x * x).sum.over(col("w")) - x * x).alias("prev_sumsq"),
-            (x.count.over(col("w")) - 1).alias("prev_n"),
-        )
+    stats = metrics.over_window(window).select(
+        col("window_start"),
+        col("window_end"),
+        col("region"),
+        col("category"),
+        x.alias(rule.metric),
+        (x.sum.over(col("w")) - x).alias("prev_sum"),
+        ((x * x).sum.over(col("w")) - x * x).alias("prev_sumsq"),
+        (x.count.over(col("w")) - 1).alias("prev_n"),
     )
     mean = col("prev_sum") / col("prev_n").cast(DataTypes.DOUBLE())
     variance = col("prev_sumsq") / col("prev_n").cast(DataTypes.DOUBLE()) - mean * mean

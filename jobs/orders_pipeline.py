@@ -116,11 +116,20 @@ def sink_options(settings: Settings, spec: tables.TableSpec) -> dict[str, str]:
     raise ValueError(f"unknown sink_mode {settings.sink_mode!r}; expected delta or blackhole")
 
 
+# The statement of each source table: the two change streams share one (sql/flink/src_changes.sql).
+SOURCE_STATEMENTS = {
+    "src_order_events": "flink/src_order_events",
+    "src_customers": "flink/src_changes",
+    "src_products": "flink/src_changes",
+}
+
+
 def register_sources(t_env, settings: Settings) -> None:
     for name, options in source_options(settings).items():
         t_env.execute_sql(
             sql.load(
-                f"flink/{name}",
+                SOURCE_STATEMENTS[name],
+                table=name,
                 connector=sql.with_options(options),
                 max_future_skew_hours=contract.MAX_FUTURE_SKEW_HOURS,
                 arrival_time_key=ARRIVAL_TIME_METADATA[options["connector"]],
@@ -140,24 +149,39 @@ def register_sinks(t_env, settings: Settings) -> None:
 
 
 def build(t_env, settings: Settings):
-    """Register sources, views and sinks; return the statement set that writes every table."""
+    """Register sources and sinks, run the transforms; return the statement set that writes every table."""
     register_sources(t_env, settings)
     register_sinks(t_env, settings)
-    orders_enrich.register_views(t_env, max_record_bytes=settings.max_record_bytes)
-    orders_metrics.register_views(t_env)
-    outputs = {**orders_enrich.transform(t_env), **orders_metrics.transform(t_env)}
-    outputs[tables.ANOMALIES.name] = orders_anomalies.transform(t_env, rules.load(settings.rules_file))
+    streams = transform(t_env, {name: t_env.from_path(name) for name in SOURCES}, settings)
+    outputs = {name: table for name, table in streams.items() if name in tables.BY_NAME}
     statements = t_env.create_statement_set()
     for name, table in _selected(outputs, settings.outputs).items():
         if name == STAGING_OUTPUT:
-            statements.add_insert(
-                _blackhole_like(t_env.from_path("stg_order_events")), t_env.from_path("stg_order_events")
-            )
+            staged = streams[orders_enrich.STAGED_EVENTS]
+            statements.add_insert(_blackhole_like(staged), staged)
         else:
-            statements.add_insert(tables.BY_NAME[name].sink_name, table)
+            spec = tables.BY_NAME[name]
+            statements.add_insert(spec.sink_name, spec.select_columns(table))
     if settings.serving_topics:  # the speed path for `lakehouse serve` (jobs/orders_speed.py)
         orders_speed.add_to(t_env, statements, outputs, settings)
     return statements
+
+
+# The job's source tables, in the order jobs/orders_enrich.py takes them.
+SOURCES = tuple(SOURCE_STATEMENTS)
+
+
+def transform(t_env, sources: dict, settings: Settings) -> dict:
+    """Every table of the job (by table name) and the streams between the jobs, from the source tables.
+
+    ``sources``: name in ``SOURCES`` -> a table with that source's columns."""
+    streams = orders_enrich.transform(
+        t_env, *(sources[name] for name in SOURCES), max_record_bytes=settings.max_record_bytes
+    )
+    streams |= orders_metrics.transform(t_env, streams[orders_enrich.MATCHED_ORDERS])
+    windows = {level: streams[name] for level, name in orders_metrics.WINDOWS.items()}
+    streams |= orders_anomalies.transform(windows, rules.load(settings.rules_file))
+    return streams
 
 
 # The parse-only reference of the benchmark (Settings.outputs): the staging view into blackhole.

@@ -67,7 +67,7 @@ def add_to(t_env, statements, outputs: dict[str, object], settings: Settings) ->
     """Register the Kafka sinks and add one insert per speed topic, from the job's own outputs."""
     for topic in TOPICS:
         t_env.execute_sql(sink_ddl(settings, topic))
-        statements.add_insert(topic.sink_name, outputs[topic.spec.name])
+        statements.add_insert(topic.sink_name, topic.spec.select_columns(outputs[topic.spec.name]))
 
 
 def ensure_topics(settings: Settings, *, partitions: int = 1, logger=None) -> list[str]:

@@ -57,6 +57,21 @@ class TableSpec:
     def flink_ddl_columns(self) -> str:
         return ",\n    ".join(f"`{name}` {kind}" for name, kind in self.columns)
 
+    def select_columns(self, table):
+        """A PyFlink ``table``'s columns of this spec, by name and in the spec's order.
+
+        An insert matches columns by position; selecting them by name first means a query whose
+        columns come out in another order still fills each column with its own values, and one
+        that lacks a column fails planning. A table already in the spec's order is returned as it
+        is: the extra projection would let the planner merge two of the job's Calc nodes, which
+        renumbers the operators after them, hence their uids, and a savepoint would no longer
+        restore (docs/DESIGN.md, "Savepoint compatibility")."""
+        from pyflink.table.expressions import col
+
+        if list(table.get_resolved_schema().get_column_names()) == self.column_names():
+            return table
+        return table.select(*[col(name) for name in self.column_names()])
+
 
 def _columns(declaration: str) -> tuple[tuple[str, str], ...]:
     """Columns written as in DDL, "name TYPE, name TYPE": (name, type) pairs in order."""

@@ -20,10 +20,12 @@ JAVA_FUNCTIONS = {
 }
 
 
-def create_table_env(settings: Settings, *, extra_options: dict[str, str] | None = None):
+def create_table_env(settings: Settings, *, extra_options: dict[str, str] | None = None, batch: bool = False):
     """A streaming TableEnvironment: UTC session time, checkpointing on, Python tuned for batches.
 
-    ``extra_options`` are set on top (the embedded runner's checkpoint directory and restore path)."""
+    ``extra_options`` are set on top (the embedded runner's checkpoint directory and restore path).
+    ``batch``: a batch TableEnvironment instead, with the same functions and options, for the
+    transforms' tests on in-memory rows (tests/integration/test_transforms.py)."""
     # The embedded mini-cluster runs in the JVM that pyflink starts; without an explicit heap it
     # takes a quarter of RAM. Only the pyflink gateway reads JVM_ARGS.
     os.environ.setdefault("JVM_ARGS", f"-Xms256m -Xmx{settings.jvm_heap} {settings.jvm_options}".strip())
@@ -44,7 +46,8 @@ def create_table_env(settings: Settings, *, extra_options: dict[str, str] | None
     interpreters = {key: sys.executable for key in _INTERPRETERS if key not in options}
     for key, value in options.items():
         conf.set_string(key, value)
-    env_settings = EnvironmentSettings.new_instance().in_streaming_mode().with_configuration(conf).build()
+    mode = EnvironmentSettings.new_instance()
+    env_settings = (mode.in_batch_mode() if batch else mode.in_streaming_mode()).with_configuration(conf).build()
     t_env = TableEnvironment.create(env_settings)
     for key, value in interpreters.items():
         if not t_env.get_config().get(key, ""):

@@ -116,3 +116,21 @@ def pipeline_lake_copy(tmp_path_factory):
         return config.load("embedded", data_dir=target)
 
     return copy
+
+
+@pytest.fixture(scope="module")
+def batch_env(tmp_path_factory):
+    """One batch TableEnvironment per test module (the JVM starts once), for transforms on in-memory rows."""
+    from lakehouse.pipeline.flink_env import create_table_env
+
+    settings = config.load("embedded", data_dir=tmp_path_factory.mktemp("batch"), parallelism=1)
+    return create_table_env(settings, batch=True)
+
+
+@pytest.fixture(scope="module")
+def stream_env(tmp_path_factory):
+    """One streaming TableEnvironment per test module, for what needs a time attribute (bounded input)."""
+    from lakehouse.pipeline.flink_env import create_table_env
+
+    settings = config.load("embedded", data_dir=tmp_path_factory.mktemp("stream"), parallelism=1)
+    return create_table_env(settings)

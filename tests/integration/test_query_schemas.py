@@ -1,9 +1,9 @@
 """Each output query's schema equals its table's spec, column by column, name and type.
 
-The job inserts each query into its Delta sink; Flink matches an insert's columns by position, so
-a query whose columns come out in another order (two STRING columns swapped, say) would write
-every row into the wrong columns and pass planning. This plans the job's views in a Table
-environment (no job runs) and compares every output with lakehouse/lake/tables.py.
+The job inserts each query into its Delta sink by column name (TableSpec.select_columns), so a
+query whose columns come out in another order still lands in the right columns; a renamed, missing
+or retyped column would not. This plans the job's transforms in a Table environment (no job runs)
+and compares every output with lakehouse/lake/tables.py.
 """
 
 from __future__ import annotations
@@ -27,17 +27,16 @@ def _flink_type(java_type) -> str:
 
 @pytest.fixture(scope="module")
 def outputs(tmp_path_factory):
-    from jobs import orders_anomalies, orders_enrich, orders_metrics, orders_pipeline
-    from lakehouse import rules
+    from jobs import orders_pipeline
     from lakehouse.pipeline.flink_env import create_table_env
 
     settings = config.load("embedded", data_dir=tmp_path_factory.mktemp("schemas"))
     t_env = create_table_env(settings)
     orders_pipeline.register_sources(t_env, settings)
-    orders_enrich.register_views(t_env, max_record_bytes=settings.max_record_bytes)
-    orders_metrics.register_views(t_env)
-    found = {**orders_enrich.transform(t_env), **orders_metrics.transform(t_env)}
-    found[tables.ANOMALIES.name] = orders_anomalies.transform(t_env, rules.load(settings.rules_file))
+    streams = orders_pipeline.transform(
+        t_env, {name: t_env.from_path(name) for name in orders_pipeline.SOURCES}, settings
+    )
+    found = {name: table for name, table in streams.items() if name in tables.BY_NAME}
     return {name: table.get_resolved_schema() for name, table in found.items()}
 
 
