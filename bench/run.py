@@ -31,7 +31,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import commits, machine, queries, report, spark, stack
+from bench import commits, freshness, machine, queries, report, spark, stack
 from bench.memory import Sampler
 from lakehouse import config
 from lakehouse.pipeline import flink_cluster
@@ -219,7 +219,7 @@ def _variant_measure(out, mode, args, sampler, results, checkpoint_ms: tuple[int
             state_backend=state_backend,
         )
     if "freshness" in args.phases:
-        out["freshness"] = stack.freshness_run(
+        out["freshness"] = freshness.freshness_run(
             **mode["freshness"],
             parallelism=2,
             checkpoint_interval_ms=checkpoint_ms[1],
@@ -261,7 +261,7 @@ def stack_phase(mode: dict, args: argparse.Namespace, sampler: Sampler, results:
                         )
                     )
         if "freshness" in args.phases:
-            results["freshness"] = stack.freshness_run(
+            results["freshness"] = freshness.freshness_run(
                 **mode["freshness"],
                 parallelism=2,
                 checkpoint_interval_ms=checkpoint_intervals(args.checkpoint_interval_ms, mode)[1],
