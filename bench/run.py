@@ -85,7 +85,7 @@ def _log(message: str) -> None:
 def embedded_phase(minutes: int, sampler: Sampler) -> dict:
     """`lakehouse run` on a fresh data directory; its own events/s figure (pipeline time only)."""
     data_dir = Path(tempfile.mkdtemp(prefix="lakehouse-bench-"))
-    env = {**flink_cluster.clean_environment(), "LAKEHOUSE_DATA_DIR": str(data_dir), "LAKEHOUSE_PROFILE": "embedded"}
+    env = config.job_environment(config.load("embedded", data_dir=data_dir), inherit=flink_cluster.clean_environment())
     started = time.monotonic()
     try:
         process = subprocess.Popen(
