@@ -41,7 +41,7 @@ ENTRY_CLASS = "org.apache.flink.client.python.PythonDriver"
 def _flink_sh(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
     full_env = flink_cluster.clean_environment()
     if env is not None:  # the job's settings: this mapping's, none this process inherited
-        full_env = {k: v for k, v in full_env.items() if k not in config.environment_names()} | env
+        full_env = {k: v for k, v in full_env.items() if k not in config.environment_names(secrets=False)} | env
         full_env.pop("PYTHONPATH", None)  # the job's driver imports the release's code, not this checkout's
     return subprocess.run([str(FLINK), *args], capture_output=True, text=True, timeout=timeout, env=full_env, cwd=REPO)
 

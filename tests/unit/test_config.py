@@ -196,3 +196,28 @@ def test_without_reader_keys_readers_fall_back_to_the_writer_and_local_disk_need
     settings = config.load("local", env={"S3_WRITER_ACCESS_KEY": "w", "S3_WRITER_SECRET_KEY": "ws"})
     assert settings.reader_storage_options() == settings.storage_options()
     assert config.load("embedded", env={}, data_dir=tmp_path).reader_storage_options() == {}
+
+
+def test_submission_hands_the_job_its_settings_and_keeps_the_keys_of_the_environment(monkeypatch):
+    import subprocess
+
+    from lakehouse.pipeline import application, flink_cluster
+
+    ran = []
+
+    def run(command, *, env, **_):
+        ran.append(env)
+        return subprocess.CompletedProcess(command, 1, stdout="", stderr="")
+
+    monkeypatch.setattr(flink_cluster.subprocess, "run", run)
+    monkeypatch.setattr(flink_cluster, "run_command", lambda settings, **_: ["flink", "run"])
+    for name, value in {**KEYS, "LAKEHOUSE_OUTPUTS": "staging", "LAKEHOUSE_PARALLELISM": "8"}.items():
+        monkeypatch.setenv(name, value)
+    settings = config.load("local", env={}, parallelism=3, topic_prefix="t-")
+    application._flink_sh("app-start", env=config.job_environment(settings))
+    with pytest.raises(RuntimeError, match="flink run failed"):
+        flink_cluster.submit(settings)
+    assert len(ran) == 2
+    for env in ran:
+        assert env["S3_WRITER_ACCESS_KEY"] == "writer-id" and env["LAKEHOUSE_PARALLELISM"] == "3"
+        assert "LAKEHOUSE_OUTPUTS" not in env and env["LAKEHOUSE_TOPIC_PREFIX"] == "t-"
