@@ -3,10 +3,10 @@
 Concerns: ``JobSettings`` (the streaming job on Flink), ``KafkaSettings`` (its sources),
 ``StorageSettings`` (where tables live and the two S3 identities: the writer, for code that writes,
 and the read-only reader, for code that only reads). ``Settings`` is all three plus the profile; a
-function that needs one concern can say so in its signature (``storage: StorageSettings``). Trino's
-connection (host, port, user, catalog) is ``TrinoSettings`` in lakehouse/query/trino.py, read from
-its own variables. Each field's variable is ``LAKEHOUSE_<FIELD>``; the S3 keys also answer to the
-names the stack uses (``S3_WRITER_ACCESS_KEY``, ``S3_READER_ACCESS_KEY`` and their secrets).
+function that needs one concern can say so in its signature (``storage: StorageSettings``). Each
+field's variable is ``LAKEHOUSE_<FIELD>``; the S3 keys also answer to the names the stack uses
+(``S3_WRITER_ACCESS_KEY``, ``S3_READER_ACCESS_KEY`` and their secrets). ``TrinoSettings`` (host,
+port, user, catalog) stands apart, read from the stack's own variables: no job needs it.
 
 Profiles: ``embedded`` (default: mini-cluster, generated files, Delta on local disk), ``local``
 (the infra/ stack: Kafka, SeaweedFS S3, a Flink session cluster) and ``production`` (the same as
@@ -136,6 +136,33 @@ class StorageSettings:
         if self.s3_reader_access_key or self.s3_reader_secret_key:
             return S3Identity(self.s3_reader_access_key, self.s3_reader_secret_key)
         return self.writer
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrinoSettings:
+    """Where Trino answers; each field can be overridden by the environment variable in brackets.
+
+    Apart from Settings: a job never needs it, and its variables are the stack's (infra/stack.env)."""
+
+    host: str = "127.0.0.1"  # [LAKEHOUSE_TRINO_HOST]
+    port: int = 8080  # [TRINO_HTTP_PORT], the port infra/trino/trino.sh binds
+    user: str = "lakehouse"  # [LAKEHOUSE_TRINO_USER]; no authentication on the local stack
+    catalog: str = "delta"  # [TRINO_CATALOG]
+    request_timeout: float = 120.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> TrinoSettings:
+        env = os.environ if env is None else env
+        return cls(
+            host=env.get("LAKEHOUSE_TRINO_HOST") or cls.host,
+            port=int(env.get("TRINO_HTTP_PORT") or cls.port),
+            user=env.get("LAKEHOUSE_TRINO_USER") or cls.user,
+            catalog=env.get("TRINO_CATALOG") or cls.catalog,
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -221,3 +221,9 @@ def test_submission_hands_the_job_its_settings_and_keeps_the_keys_of_the_environ
     for env in ran:
         assert env["S3_WRITER_ACCESS_KEY"] == "writer-id" and env["LAKEHOUSE_PARALLELISM"] == "3"
         assert "LAKEHOUSE_OUTPUTS" not in env and env["LAKEHOUSE_TOPIC_PREFIX"] == "t-"
+
+
+def test_trino_settings_come_from_the_stacks_variables():
+    trino = config.TrinoSettings.from_env({"TRINO_HTTP_PORT": "8480", "LAKEHOUSE_TRINO_USER": "analyst"})
+    assert (trino.url, trino.user, trino.catalog) == ("http://127.0.0.1:8480", "analyst", "delta")
+    assert config.TrinoSettings.from_env({}) == config.TrinoSettings()
