@@ -17,7 +17,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import commits, queries, spark, stack
+from bench import commits, freshness, queries, spark, stack
 from bench.memory import Sampler
 from lakehouse import config
 from lakehouse.pipeline import flink_cluster
@@ -37,7 +37,7 @@ def log(message: str) -> None:
 def embedded_phase(minutes: int, sampler: Sampler) -> dict:
     """`lakehouse run` on a fresh data directory; its own events/s figure (pipeline time only)."""
     data_dir = Path(tempfile.mkdtemp(prefix="lakehouse-bench-"))
-    env = {**flink_cluster.clean_environment(), "LAKEHOUSE_DATA_DIR": str(data_dir), "LAKEHOUSE_PROFILE": "embedded"}
+    env = config.job_environment(config.load("embedded", data_dir=data_dir), inherit=flink_cluster.clean_environment())
     started = time.monotonic()
     try:
         process = subprocess.Popen(
@@ -156,7 +156,7 @@ def _variant_measure(out, mode, args, sampler, results, checkpoint_ms: tuple[int
             state_backend=state_backend,
         )
     if "freshness" in args.phases:
-        out["freshness"] = stack.freshness_run(
+        out["freshness"] = freshness.freshness_run(
             **mode["freshness"],
             parallelism=2,
             checkpoint_interval_ms=checkpoint_ms[1],
@@ -198,7 +198,7 @@ def stack_phase(mode: dict, args: argparse.Namespace, sampler: Sampler, results:
                         )
                     )
         if "freshness" in args.phases:
-            results["freshness"] = stack.freshness_run(
+            results["freshness"] = freshness.freshness_run(
                 **mode["freshness"],
                 parallelism=2,
                 checkpoint_interval_ms=checkpoint_intervals(args.checkpoint_interval_ms, mode)[1],

@@ -127,6 +127,8 @@ def run_job(
     py_spy: Path | None = None,
 ) -> dict:
     """One run of the plan in a fresh process and JVM; returns the child's figures."""
+    from dataclasses import replace
+
     from lakehouse import config
 
     env = {
@@ -134,14 +136,9 @@ def run_job(
         for key, value in os.environ.items()
         if not key.startswith(("PYFLINK_", "_PYFLINK", "FLINK_")) and key != "JVM_ARGS"
     }
-    env |= {
-        "LAKEHOUSE_PROFILE": "embedded",
-        "LAKEHOUSE_DATA_DIR": str(data_dir),
-        "LAKEHOUSE_SINK_MODE": sink,
-        "LAKEHOUSE_OUTPUTS": outputs,
-        "LAKEHOUSE_PARALLELISM": str(parallelism),
-        "LAKEHOUSE_JVM_OPTIONS": f"{config.load('embedded').jvm_options} {jvm_extra}".strip(),
-    }
+    settings = config.load("embedded", data_dir=data_dir, sink_mode=sink, outputs=outputs, parallelism=parallelism)
+    settings = replace(settings, jvm_options=f"{settings.jvm_options} {jvm_extra}".strip())
+    env = config.job_environment(settings, inherit=env)
     command = [sys.executable, "-m", "bench.profile", "--child", *(["--variant", variant] if variant else [])]
     if py_spy:
         sampler = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")

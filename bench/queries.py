@@ -172,7 +172,7 @@ def polars_order_status_funnel(events: pl.LazyFrame) -> pl.DataFrame:
 
 
 def _polars(settings: Settings, report: str) -> pl.DataFrame:
-    options = settings.storage_options() or None
+    options = settings.reader_storage_options() or None
 
     def scan(spec: tables.TableSpec) -> pl.LazyFrame:
         return pl.scan_delta(storage.table_uri(settings, spec), storage_options=options)

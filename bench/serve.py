@@ -58,13 +58,14 @@ def stop(process: subprocess.Popen, *, grace: float = 15) -> None:
 
 
 @contextmanager
-def _serve(env: dict[str, str], store: str):
+def _serve(settings: config.Settings, env: dict[str, str], store: str):
+    """`lakehouse serve` in a subprocess with ``settings`` (config.job_environment) and ``env`` on top."""
     port = free_port()
     log = open(Path(tempfile.gettempdir()) / f"lakehouse-bench-serve-{port}.log", "wb")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
         [sys.executable, "-m", "lakehouse", "serve", "--store", store, "--port", str(port)],
         cwd=REPO,
-        env={**flink_cluster.clean_environment(), **env},
+        env=config.job_environment(settings, inherit=flink_cluster.clean_environment()) | env,
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -175,12 +176,7 @@ def cmd_fanout(args) -> int:
     run = uuid.uuid4().hex[:8]
     settings = config.load("local", topic_prefix=f"bench{run}-")
     orders_speed.ensure_topics(settings)
-    env = {
-        "LAKEHOUSE_PROFILE": "local",
-        "LAKEHOUSE_TOPIC_PREFIX": settings.topic_prefix,
-        "SERVE_KEY_PREFIX": f"bench{run}:",
-    }
-    with _serve(env, args.store) as url:
+    with _serve(settings, {"SERVE_KEY_PREFIX": f"bench{run}:"}, args.store) as url:
         result = asyncio.run(
             asyncio.wait_for(
                 _fanout(
@@ -234,18 +230,6 @@ def cmd_e2e(args) -> int:
     producer.ensure_topics(settings.kafka_bootstrap, settings.topic_prefix)
     orders_speed.ensure_topics(settings)
     storage.ensure_tables(settings)
-    env = {
-        "LAKEHOUSE_PROFILE": "local",
-        "LAKEHOUSE_TOPIC_PREFIX": settings.topic_prefix,
-        "SERVE_KEY_PREFIX": f"e2e{run}:",
-    }
-    job_env = {
-        "LAKEHOUSE_TOPIC_PREFIX": settings.topic_prefix,
-        "LAKEHOUSE_TABLE_ROOT": settings.table_root,
-        "LAKEHOUSE_JOB_NAME": settings.job_name,
-        "LAKEHOUSE_SERVING_TOPICS": "true",
-        "LAKEHOUSE_DIMENSION_SOURCE_OPTIONS": settings.dimension_source_options,
-    }
     # Event time = wall clock: the dataset starts at the next minute and each record is sent at its arrival time.
     start_ms = (int(time.time() * 1000) // 60_000 + 2) * 60_000  # after the ~30 s submit
     dataset = generator.generate(
@@ -259,11 +243,11 @@ def cmd_e2e(args) -> int:
             drop=("NA-EAST", 2, 2, 0.5),
         )
     )
-    job_id = flink_cluster.submit(settings, env=job_env)
+    job_id = flink_cluster.submit(settings)
     print(f"e2e: job {job_id} submitted; producing {args.minutes} minutes of events in real time", flush=True)
     arrivals: dict[tuple, float] = {}
     try:
-        with _serve(env, args.store) as url:
+        with _serve(settings, {"SERVE_KEY_PREFIX": f"e2e{run}:"}, args.store) as url:
             asyncio.run(_e2e(url, settings, dataset, arrivals))
     finally:
         flink_cluster.cancel(settings, job_id)

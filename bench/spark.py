@@ -25,7 +25,7 @@ import uuid
 from datetime import datetime
 from pathlib import Path
 
-from bench import stack, stats
+from bench import freshness, stack, stats
 from bench.memory import Sampler
 from lakehouse import config
 from lakehouse.lake import tables
@@ -202,7 +202,7 @@ def _commits(settings: config.Settings) -> dict:
     from lakehouse.lake import storage
 
     uri = storage.table_uri(settings, tables.ORDER_EVENTS)
-    history = DeltaTable(uri, storage_options=settings.storage_options()).history()
+    history = DeltaTable(uri, storage_options=settings.reader_storage_options()).history()
     rows = [
         int((e.get("operationMetrics") or {}).get("numOutputRows", 0)) for e in history if e.get("operation") == "WRITE"
     ]
@@ -243,14 +243,14 @@ def freshness_run(*, rate: float, seconds: float, cores: int, poll_every: float,
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{name}: no first micro-batch after 300 s")
             time.sleep(0.25)
-        reader = stack._Reader(
+        reader = freshness.Reader(
             settings,
             {tables.ORDER_EVENTS: ("event_id",), tables.METRICS_1M: ("window_end", "region", "category")},
             every=poll_every,
         )
         reader.start()
         log(f"{name}: producing {len(records):,} records at {rate:,.0f}/s")
-        produced = stack._produce_at_rate(records, prefix=prefix, bootstrap=settings.kafka_bootstrap, rate=rate)
+        produced = freshness.produce_at_rate(records, prefix=prefix, bootstrap=settings.kafka_bootstrap, rate=rate)
         peer.check()
         wanted = set(produced.silver_at)
         deadline = time.monotonic() + 60
@@ -271,7 +271,7 @@ def freshness_run(*, rate: float, seconds: float, cores: int, poll_every: float,
         "engine": "spark",
         "cores": cores,
         "rate": rate,
-        **stack.freshness_figures(produced, reader),
+        **freshness.freshness_figures(produced, reader),
         "poll_every_s": poll_every,
         "reader_errors": reader.errors[:3],
         "micro_batches": _batches(peer, peer.started_at() or 0),

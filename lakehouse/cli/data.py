@@ -40,7 +40,7 @@ def cmd_quality_status(args: argparse.Namespace) -> int:
     print(f"{'table':26s} {'latest':>6s} {'validated':>9s}  last check")
     for name in args.tables or gates.checked_tables(settings):
         latest = DeltaTable(
-            gates.table_uri(settings, gates.spec_of(name)), storage_options=settings.storage_options()
+            gates.table_uri(settings, gates.spec_of(name)), storage_options=settings.reader_storage_options()
         ).version()
         validated = gates.latest_validated_version(name, settings=settings)
         checks = gates.results(settings, [name])
@@ -93,7 +93,7 @@ def cmd_training_rebuild(args: argparse.Namespace) -> int:
     manifest_path = Path(args.manifest)
     out = Path(args.out) if args.out else manifest_path.parent.with_name(manifest_path.parent.name + "_rebuilt")
     try:
-        manifest = training.rebuild_from_manifest(manifest_path, out, storage_options=settings.storage_options())
+        manifest = training.rebuild_from_manifest(manifest_path, out, storage_options=settings.reader_storage_options())
     except training.ManifestMismatch as error:
         print(f"cannot rebuild exactly: {error}", file=sys.stderr)
         return 1
@@ -113,7 +113,7 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
 
     settings = options.settings(args)
     uri = catalog.resolve(settings, tables.QUARANTINE)
-    rows = DeltaTable(uri, storage_options=settings.storage_options()).to_pyarrow_table().to_pylist()
+    rows = DeltaTable(uri, storage_options=settings.reader_storage_options()).to_pyarrow_table().to_pylist()
     rows = [
         r
         for r in rows

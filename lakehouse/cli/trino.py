@@ -67,7 +67,7 @@ def _cmd_register(args) -> int:
     not_yet = []
     for spec in (*tables.DERIVED, tables.DAILY_REPORT):
         if DeltaTable.is_deltatable(
-            lakehouse_trino.table_location(settings, spec), storage_options=settings.storage_options()
+            lakehouse_trino.table_location(settings, spec), storage_options=settings.reader_storage_options()
         ):
             specs += (spec,)
         else:

@@ -37,7 +37,7 @@ def pointer_uri(settings: Settings) -> str:
 
 
 def read_pointer(settings: Settings) -> dict | None:
-    fs, path = storage.filesystem(pointer_uri(settings), settings)
+    fs, path = storage.filesystem(pointer_uri(settings), settings, read_only=True)
     try:
         with fs.open_input_stream(path) as stream:
             return json.loads(stream.read())
@@ -97,7 +97,7 @@ class Snapshot:
 def snapshot(settings: Settings, specs: tuple[TableSpec, ...] | list[TableSpec]) -> Snapshot:
     """Resolve the pointer once and pin each table of ``specs`` at its latest Delta version."""
     pointer = None if settings.table_version else read_pointer(settings)
-    options = settings.storage_options()
+    options = settings.reader_storage_options()
     locations = {spec.name: _location(settings, spec, pointer) for spec in specs}
     versions = {}
     for name, uri in locations.items():

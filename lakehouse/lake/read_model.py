@@ -181,7 +181,7 @@ def follow(settings: Settings, *, since: int | None = None) -> UpdateResult | No
 
     With no commit yet, every order is computed (a full rebuild)."""
     ensure_table(settings)
-    options = settings.storage_options()
+    options = settings.reader_storage_options()
     source = DeltaTable(table_uri(settings, tables.ORDER_EVENTS), storage_options=options)
     current = source.version()
     last = since if since is not None else followed_version(settings)
@@ -197,7 +197,7 @@ def follow(settings: Settings, *, since: int | None = None) -> UpdateResult | No
 
 def followed_version(settings: Settings) -> int | None:
     """The silver.order_events version gold.orders_current was last computed from, if any."""
-    target = DeltaTable(table_uri(settings), storage_options=settings.storage_options())
+    target = DeltaTable(table_uri(settings), storage_options=settings.reader_storage_options())
     versions = [int(h["lakehouse.source_version"]) for h in target.history() if "lakehouse.source_version" in h]
     return max(versions) if versions else None
 
@@ -207,28 +207,28 @@ def _order_ids_added(settings: Settings, source: DeltaTable, since: int) -> list
     rewritten files count too: recomputing their orders changes nothing)."""
     import pyarrow.dataset as ds
 
-    before = set(DeltaTable(source.table_uri, version=since, storage_options=settings.storage_options()).file_uris())
+    options = settings.reader_storage_options()
+    before = set(DeltaTable(source.table_uri, version=since, storage_options=options).file_uris())
     added = [uri for uri in source.file_uris() if uri not in before]
     if not added:
         return []
-    fs, _ = storage.filesystem(source.table_uri, settings)
-    paths = [storage.filesystem(uri, settings)[1] for uri in added]
+    fs, _ = storage.filesystem(source.table_uri, settings, read_only=True)
+    paths = [storage.filesystem(uri, settings, read_only=True)[1] for uri in added]
     ids = ds.dataset(paths, format="parquet", filesystem=fs).to_table(columns=["order_id"])["order_id"]
     return sorted(set(ids.drop_null().to_pylist()))
 
 
 def read_orders_current(settings: Settings, *, version: int | None = None) -> pa.Table:
-    table = DeltaTable(table_uri(settings), version=version, storage_options=settings.storage_options())
+    table = DeltaTable(table_uri(settings), version=version, storage_options=settings.reader_storage_options())
     return table.to_pyarrow_table()
 
 
 def _update(settings: Settings, wanted: list[str] | None) -> UpdateResult:
-    options = settings.storage_options()
-    source = DeltaTable(table_uri(settings, tables.ORDER_EVENTS), storage_options=options)
+    source = DeltaTable(table_uri(settings, tables.ORDER_EVENTS), storage_options=settings.reader_storage_options())
     source_version = source.version()
     events = _read_events(source, wanted)
     states = fold_events(events.to_pylist())
-    target = DeltaTable(table_uri(settings), storage_options=options)
+    target = DeltaTable(table_uri(settings), storage_options=settings.storage_options())  # merged into: the writer
     existing = _stored_hashes(target, None if wanted is None else sorted(states))
     changed = [s for order_id, s in sorted(states.items()) if existing.get(order_id) != s["state_hash"]]
     orphans = sorted(set(existing) - set(states)) if wanted is None else []

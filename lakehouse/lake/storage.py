@@ -26,14 +26,15 @@ def ensure_tables(settings: Settings, specs: tuple[TableSpec, ...] = tables.ALL)
         create_table_if_absent(settings, spec, table_uri(settings, spec))
 
 
-def filesystem(uri: str, settings: Settings) -> tuple[pafs.FileSystem, str]:
-    """A pyarrow filesystem for ``uri`` and the path inside it."""
+def filesystem(uri: str, settings: Settings, *, read_only: bool = False) -> tuple[pafs.FileSystem, str]:
+    """A pyarrow filesystem for ``uri`` and the path inside it; ``read_only``: with the reader identity."""
     parsed = urlparse(uri)
     if parsed.scheme in ("s3", "s3a"):
         endpoint = urlparse(settings.s3_endpoint) if settings.s3_endpoint else None
+        identity = settings.reader if read_only else settings.writer
         fs = pafs.S3FileSystem(
-            access_key=settings.s3_access_key or None,
-            secret_key=settings.s3_secret_key or None,
+            access_key=identity.access_key or None,
+            secret_key=identity.secret_key or None,
             region=settings.s3_region,
             endpoint_override=endpoint.netloc if endpoint else None,
             scheme=endpoint.scheme if endpoint else "https",

@@ -136,7 +136,7 @@ def build_training_set(
     return _build(
         sources,
         Path(out_dir),
-        storage_options=settings.storage_options(),
+        storage_options=settings.reader_storage_options(),
         label_rules=label_rules,
         validated_only=validated_only,
     )

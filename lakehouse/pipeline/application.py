@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from lakehouse import config
 from lakehouse.config import Settings
 from lakehouse.pipeline import flink_cluster
 from lakehouse.pipeline import release as release_module
@@ -38,8 +39,9 @@ ENTRY_CLASS = "org.apache.flink.client.python.PythonDriver"
 
 
 def _flink_sh(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    full_env = {**flink_cluster.clean_environment(), **(env or {})}
-    if env is not None:
+    full_env = flink_cluster.clean_environment()
+    if env is not None:  # the job's settings: this mapping's, none this process inherited
+        full_env = {k: v for k, v in full_env.items() if k not in config.environment_names(secrets=False)} | env
         full_env.pop("PYTHONPATH", None)  # the job's driver imports the release's code, not this checkout's
     return subprocess.run([str(FLINK), *args], capture_output=True, text=True, timeout=timeout, env=full_env, cwd=REPO)
 
@@ -65,20 +67,9 @@ def job_arguments(release: Release, *, savepoint: str | None = None) -> list[str
 
 
 def job_environment(settings: Settings, release: Release) -> dict[str, str]:
-    """The job's settings for the JobManager's Python driver (it reads LAKEHOUSE_*), with the
+    """The job's settings for the JobManager's Python driver (config.job_environment), with the
     release's jars and not this checkout's code."""
-    return {
-        "LAKEHOUSE_PROFILE": settings.profile,
-        "LAKEHOUSE_PARALLELISM": str(settings.parallelism),
-        "LAKEHOUSE_TOPIC_PREFIX": settings.topic_prefix,
-        "LAKEHOUSE_TABLE_ROOT": settings.table_root,
-        "LAKEHOUSE_TABLE_VERSION": settings.table_version,
-        "LAKEHOUSE_JOB_NAME": settings.job_name,
-        "LAKEHOUSE_CHECKPOINT_INTERVAL_MS": str(settings.checkpoint_interval_ms),
-        "LAKEHOUSE_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-        "LAKEHOUSE_S3_ENDPOINT": settings.s3_endpoint,
-        "LAKEHOUSE_JOB_JARS": ";".join(str(jar) for jar in release.jars),
-    }
+    return config.job_environment(settings) | {"LAKEHOUSE_JOB_JARS": ";".join(str(jar) for jar in release.jars)}
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from lakehouse import config
 from lakehouse.config import Settings
 from lakehouse.pipeline import packaging
 from lakehouse.pipeline import release as release_module
@@ -89,9 +90,12 @@ def submit(
     env: dict[str, str] | None = None,
     release: Release | None = None,
 ) -> str:
-    """Submit detached with `flink run`; return the job id Flink prints."""
+    """Submit detached with `flink run`; return the job id Flink prints.
+
+    The job builds itself from ``settings``, handed over as config.job_environment; ``env`` adds
+    variables that are not settings (e.g. a drill's switches)."""
     command = run_command(settings, job=job, savepoint=savepoint, release=release)
-    full_env = {**clean_environment(), **(env or {}), "LAKEHOUSE_PROFILE": settings.profile}
+    full_env = {**config.job_environment(settings, inherit=clean_environment()), **(env or {})}
     if release is not None:
         # The job puts its jars into pipeline.jars (lakehouse/pipeline/flink_env.py): the release's, prebuilt.
         full_env["LAKEHOUSE_JOB_JARS"] = ";".join(str(jar) for jar in release.jars)

@@ -134,7 +134,7 @@ def checked_tables(settings: Settings | None = None) -> list[str]:
     names = list(suites.SUITES)
     if settings is None:
         return names
-    options = settings.storage_options()
+    options = settings.reader_storage_options()
     return [n for n in names if DeltaTable.is_deltatable(table_uri(settings, spec_of(n)), storage_options=options)]
 
 
@@ -226,9 +226,10 @@ def record(settings: Settings, report: Report) -> None:
 def results(settings: Settings, tables_: Iterable[str] | None = None) -> pd.DataFrame:
     """Every recorded check, newest first (empty when nothing was checked yet)."""
     uri = table_uri(settings, QUALITY_RESULTS)
-    if not DeltaTable.is_deltatable(uri, storage_options=settings.storage_options()):
+    options = settings.reader_storage_options()
+    if not DeltaTable.is_deltatable(uri, storage_options=options):
         return QUALITY_RESULTS.arrow_schema().empty_table().to_pandas()
-    df = DeltaTable(uri, storage_options=settings.storage_options()).to_pyarrow_table().to_pandas()
+    df = DeltaTable(uri, storage_options=options).to_pyarrow_table().to_pandas()
     if tables_ is not None:
         df = df[df["table_name"].isin(list(tables_))]
     return df.sort_values(["checked_at", "table_name", "table_version"], ascending=False).reset_index(drop=True)

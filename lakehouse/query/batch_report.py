@@ -75,7 +75,7 @@ def read(
             pl.scan_delta(
                 snapshot.location(spec),
                 version=versions[spec.name],
-                storage_options=settings.storage_options() or None,
+                storage_options=settings.reader_storage_options() or None,
             )
         )
     return frames[0], frames[1]
@@ -155,7 +155,7 @@ def source_versions_of(settings: Settings, version: int | None = None) -> dict[s
     """The source versions a written gold.daily_report version (default: the latest) was computed from."""
     # history() of the LATEST snapshot: deltalake 1.6.6 numbers the history of a table loaded at
     # an older version from that version downwards, so its entries carry wrong version numbers.
-    table = DeltaTable(storage.table_uri(settings, DAILY_REPORT), storage_options=settings.storage_options())
+    table = DeltaTable(storage.table_uri(settings, DAILY_REPORT), storage_options=settings.reader_storage_options())
     wanted = table.version() if version is None else version
     for entry in table.history():
         if entry.get("version") == wanted:

@@ -92,7 +92,7 @@ def session(settings: Settings, *, master: str | None = None, driver_memory: str
     )
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
-    options = settings.storage_options()
+    options = settings.reader_storage_options()  # Spark only reads: batch_report writes the result
     if options:
         conf = spark.sparkContext._jsc.hadoopConfiguration()
         conf.set("fs.s3a.impl", "org.apache.hadoop.fs.s3a.S3AFileSystem")

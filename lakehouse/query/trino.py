@@ -12,7 +12,6 @@ Trino's own CLI (the executable jar of the server's version, from infra/trino/tr
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from collections.abc import Callable, Iterable, Sequence
@@ -21,37 +20,12 @@ from datetime import date, datetime
 from pathlib import Path
 
 from lakehouse import sql
-from lakehouse.config import Settings
+from lakehouse.config import Settings, TrinoSettings
 from lakehouse.lake import catalog, tables
 
 REPORTS_DIR = sql.SQL_DIR / "trino"
 TRINO_SCRIPT = Path(__file__).resolve().parents[2] / "infra" / "trino" / "trino.sh"
 LAYERS = ("bronze", "silver", "gold")
-
-
-@dataclass(frozen=True, kw_only=True)
-class TrinoSettings:
-    """Where Trino answers; each field can be overridden by the environment variable in brackets."""
-
-    host: str = "127.0.0.1"  # [LAKEHOUSE_TRINO_HOST]
-    port: int = 8080  # [TRINO_HTTP_PORT], the port infra/trino/trino.sh binds
-    user: str = "lakehouse"  # [LAKEHOUSE_TRINO_USER]; no authentication on the local stack
-    catalog: str = "delta"  # [TRINO_CATALOG]
-    request_timeout: float = 120.0
-
-    @classmethod
-    def from_env(cls) -> TrinoSettings:
-        env = os.environ
-        return cls(
-            host=env.get("LAKEHOUSE_TRINO_HOST") or cls.host,
-            port=int(env.get("TRINO_HTTP_PORT") or cls.port),
-            user=env.get("LAKEHOUSE_TRINO_USER") or cls.user,
-            catalog=env.get("TRINO_CATALOG") or cls.catalog,
-        )
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
 
 def connect(trino_settings: TrinoSettings | None = None, *, schema: str | None = None):

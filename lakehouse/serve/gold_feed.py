@@ -86,7 +86,7 @@ class GoldFeed:
 
     def _read_if_moved(self, spec: tables.TableSpec) -> list[dict] | None:
         uri = catalog.resolve(self._settings, spec)
-        options = self._settings.storage_options()
+        options = self._settings.reader_storage_options()
         if not DeltaTable.is_deltatable(uri, storage_options=options):
             return None
         table = DeltaTable(uri, storage_options=options)

@@ -38,7 +38,7 @@ def read(
     """Rows of gold.order_metrics_1m with start <= window_start < end, at ``version`` (default: newest)."""
     spec = tables.METRICS_1M
     uri = catalog.resolve(settings, spec)
-    options = settings.storage_options()
+    options = settings.reader_storage_options()
     if not DeltaTable.is_deltatable(uri, storage_options=options):
         raise NoTable(f"{spec.name} does not exist yet")
     table = DeltaTable(uri, storage_options=options)

@@ -42,17 +42,8 @@ class DrillRun:
         return cls(settings=settings)
 
     def env(self, settings: Settings | None = None) -> dict[str, str]:
-        """What `flink run` needs to build the job with these settings (it reads LAKEHOUSE_*)."""
-        s = settings or self.settings
-        return {
-            "LAKEHOUSE_TOPIC_PREFIX": s.topic_prefix,
-            "LAKEHOUSE_TABLE_ROOT": s.table_root,
-            "LAKEHOUSE_JOB_NAME": s.job_name,
-            "LAKEHOUSE_PARALLELISM": str(s.parallelism),
-            "LAKEHOUSE_CHECKPOINT_INTERVAL_MS": str(s.checkpoint_interval_ms),
-            "LAKEHOUSE_TABLE_VERSION": s.table_version,
-            "LAKEHOUSE_MAX_RECORD_BYTES": str(s.max_record_bytes),
-        }
+        """What a job or the CLI needs to build itself with these settings (config.job_environment)."""
+        return config.job_environment(settings or self.settings)
 
     def with_(self, **changes) -> Settings:
         return replace(self.settings, **changes)
@@ -86,7 +77,7 @@ class DrillRun:
 
         `submit` ships the release archive (lakehouse/pipeline/release.py): the first one builds it, and each
         uploads its Python environment (about 220 MB) to the cluster, hence the long timeout."""
-        env = {**flink_cluster.clean_environment(), **self.env(settings), "LAKEHOUSE_PROFILE": "local"}
+        env = config.job_environment(settings or self.settings, inherit=flink_cluster.clean_environment())
         env["PYTHONPATH"] = str(code)
         return subprocess.run(
             [sys.executable, "-m", "lakehouse", *args],

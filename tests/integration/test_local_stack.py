@@ -41,14 +41,6 @@ def run_settings(local_stack):
     )
 
 
-def _env(settings: config.Settings) -> dict[str, str]:
-    return {
-        "LAKEHOUSE_TOPIC_PREFIX": settings.topic_prefix,
-        "LAKEHOUSE_TABLE_ROOT": settings.table_root,
-        "LAKEHOUSE_JOB_NAME": settings.job_name,
-    }
-
-
 @pytest.fixture(scope="module")
 def pipeline_on_stack(run_settings):
     settings = run_settings
@@ -62,7 +54,7 @@ def pipeline_on_stack(run_settings):
     produced = producer.produce(
         dataset, bootstrap=settings.kafka_bootstrap, prefix=settings.topic_prefix, log=lambda _m: None
     )
-    job_id = flink_cluster.submit(settings, env=_env(settings))
+    job_id = flink_cluster.submit(settings)  # hands the job every setting (config.job_environment)
     expected = {spec.name: len(model.tables[spec.name]) for spec in tables.ALL}
     counts: dict[str, int] = {}
     deadline = time.monotonic() + DEADLINE_SECONDS

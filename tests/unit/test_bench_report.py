@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bench import report
-from bench.stack import watermark_passed_at
+from bench.freshness import watermark_passed_at
 
 RESULTS = {
     "mode": "short",
@@ -188,7 +188,7 @@ def test_freshness_figures_measure_silver_from_create_time_and_gold_from_the_wat
     from datetime import UTC, datetime
     from types import SimpleNamespace
 
-    from bench.stack import freshness_figures
+    from bench.freshness import freshness_figures
     from lakehouse import contract
 
     window_end = datetime(2026, 11, 30, 12, 1, tzinfo=UTC)
