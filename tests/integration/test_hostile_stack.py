@@ -26,7 +26,8 @@ from lakehouse.sources import generator, producer
 from lakehouse.sources.generator import Record
 from tests import fuzz_orders
 from tests.compare import diff, read_rows
-from tests.integration.drill_support import DrillRun, counts, counts_reached, submitted_job_id, wait_until
+from tests.integration.drill_support import DrillRun, counts, submitted_job_id, wait_for_tables, wait_until
+from tests.integration.stack_support import expected_counts, produce_paced
 from tests.reference import Model
 from tests.reference_contract import check
 
@@ -91,13 +92,10 @@ def scenario(local_stack):
     try:
         job_id = flink_cluster.submit(settings, env=drill.env())
         flink_cluster.wait_all_tasks_running(settings, job_id, timeout=300)
-        published = producer.produce(
+        published = produce_paced(
+            settings,
             fuzzed,
-            bootstrap=settings.kafka_bootstrap,
-            prefix=settings.topic_prefix,
             events_per_second=PRODUCE_RATE,
-            log=lambda _m: None,
-            progress_seconds=3600,
             on_delivered=lambda record, position: positions.__setitem__(id(record), position),
         )
         assert published == len(positions) == sum(len(s) for s in fuzzed.streams().values())
@@ -121,12 +119,13 @@ def scenario(local_stack):
             order_positions=lambda record: positions[id(record)],
             max_record_bytes=MAX_RECORD_BYTES,
         )
-        expected = {spec.name: len(model.tables[spec.name]) for spec in tables.ALL}
-        reached = wait_until(
-            lambda: counts_reached(settings, expected),
+        expected = expected_counts(model)
+        reached = wait_for_tables(
+            drill,
+            settings,
+            expected,
             timeout=900,
             what=f"every table to reach the reference model's row counts {expected}",
-            run=drill,
             fail=False,
         )
         state, restarts = flink_cluster.job_state(settings, job_id), flink_cluster.restarts(settings, job_id)
