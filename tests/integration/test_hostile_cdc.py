@@ -10,8 +10,6 @@ orders), and the job never restarted: it runs with Flink's restart strategy off.
 
 from __future__ import annotations
 
-import math
-
 import pytest
 
 from lakehouse import config, rules
@@ -19,7 +17,7 @@ from lakehouse.lake import storage, tables
 from lakehouse.pipeline import embedded
 from lakehouse.sources import generator
 from tests import fuzz_cdc
-from tests.compare import diff, read_rows
+from tests.compare import diff, non_finite, read_rows
 from tests.reference import Model
 from tests.reference_cdc import read_change
 
@@ -88,11 +86,5 @@ def test_every_rejected_change_is_one_quarantine_row_with_its_reason(scenario):
 
 def test_no_table_holds_a_non_finite_number(scenario):
     _, _, _, actual = scenario
-    bad = [
-        (name, column, value)
-        for name, rows in actual.items()
-        for row in rows
-        for column, value in row.items()
-        if isinstance(value, float) and not math.isfinite(value)
-    ]
+    bad = non_finite(actual)
     assert not bad, bad[:5]

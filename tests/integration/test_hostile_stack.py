@@ -14,7 +14,6 @@ same record_id, records without a value included (their key is their Kafka posit
 
 from __future__ import annotations
 
-import math
 import random
 
 import pytest
@@ -25,7 +24,7 @@ from lakehouse.pipeline import flink_cluster
 from lakehouse.sources import generator, producer
 from lakehouse.sources.generator import Record
 from tests import fuzz_orders
-from tests.compare import diff, read_rows
+from tests.compare import diff, non_finite, read_rows
 from tests.integration.drill_support import DrillRun, counts, submitted_job_id, wait_for_tables, wait_until
 from tests.integration.stack_support import expected_counts, produce_paced
 from tests.reference import Model
@@ -222,13 +221,7 @@ def test_records_without_a_value_are_quarantined_once_each_with_their_kafka_posi
 
 
 def test_no_table_holds_a_non_finite_number(scenario):
-    bad = [
-        (name, column, value)
-        for name, rows in scenario["actual"].items()
-        for row in rows
-        for column, value in row.items()
-        if isinstance(value, float) and not math.isfinite(value)
-    ]
+    bad = non_finite(scenario["actual"])
     assert not bad, bad[:5]
 
 
