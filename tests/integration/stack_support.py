@@ -100,10 +100,13 @@ def wait_for_counts(
     return counts
 
 
-def model_problems(settings: Settings, model: Model) -> list[str]:
-    """Every difference between the tables (latest versions) and the reference model."""
+def assert_tables_equal_model(settings: Settings, model: Model, *, summary: str = "") -> None:
+    """Every table (latest version) equals the reference model; ``summary`` is printed first, so
+    a failing run still reports what it did."""
     problems = []
     for spec in tables.ALL:
         rows = read_rows(storage.table_uri(settings, spec), spec, storage_options=settings.storage_options())
         problems += diff(spec, rows, model.tables[spec.name])
-    return problems
+    if summary:
+        print(summary)
+    assert not problems, "\n".join(problems)

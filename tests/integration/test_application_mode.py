@@ -28,7 +28,7 @@ from tests.integration.drill_support import (
     wait_for_silver,
     wait_for_tables,
 )
-from tests.integration.stack_support import expected_counts, model_problems
+from tests.integration.stack_support import assert_tables_equal_model, expected_counts
 from tests.reference import Model
 
 pytestmark = pytest.mark.integration
@@ -101,10 +101,10 @@ def test_an_application_cluster_stops_with_a_savepoint_and_a_new_one_restores_it
     code, report = application.status()
     assert code == 3, report
 
-    problems = model_problems(settings, model)
-    print(
-        f"application mode: {produced:,} events produced, {len(silver_before):,} silver rows before the seam, "
-        f"savepoint {savepoint}; timings (s) { {k: round(v) for k, v in timings.items()} }; "
-        f"tables {counts(settings)} (model {expected})"
+    assert_tables_equal_model(
+        settings,
+        model,
+        summary=f"application mode: {produced:,} events produced, {len(silver_before):,} silver rows before the "
+        f"seam, savepoint {savepoint}; timings (s) { {k: round(v) for k, v in timings.items()} }; "
+        f"tables {counts(settings)} (model {expected})",
     )
-    assert not problems, "\n".join(problems)

@@ -23,7 +23,7 @@ from lakehouse.lake import storage
 from lakehouse.pipeline import flink_cluster
 from lakehouse.sources import generator, producer
 from tests.integration.drill_support import DrillRun
-from tests.integration.stack_support import expected_counts, model_problems, produce_paced, row_counts
+from tests.integration.stack_support import assert_tables_equal_model, expected_counts, produce_paced, row_counts
 from tests.reference import Model
 
 pytestmark = pytest.mark.integration
@@ -162,10 +162,9 @@ def test_every_event_and_window_lands_once_across_kills_and_a_savepoint_restore(
         producing.join(timeout=300)
     assert not failures, failures
 
-    problems = model_problems(settings, model)
-    print(
-        f"killed TaskManagers {killed} at {killed_at} s (planned {[round(t) for t in kill_times]}), "
-        f"restored from {savepoint}; "
-        f"checked {order_events:,} order events: {counts}"
+    assert_tables_equal_model(
+        settings,
+        model,
+        summary=f"killed TaskManagers {killed} at {killed_at} s (planned {[round(t) for t in kill_times]}), "
+        f"restored from {savepoint}; checked {order_events:,} order events: {counts}",
     )
-    assert not problems, "\n".join(problems)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from lakehouse import config, rules
+from lakehouse import rules
 from lakehouse.lake import storage, tables
 from lakehouse.pipeline import embedded
 from lakehouse.sources import generator
@@ -29,13 +29,8 @@ GEN = generator.GeneratorConfig(seed=SEED, minutes=12, orders_per_second=2.0)
 
 
 @pytest.fixture(scope="module")
-def scenario(tmp_path_factory):
-    settings = config.load(
-        "embedded",
-        data_dir=tmp_path_factory.mktemp("hostile-cdc"),
-        checkpoint_interval_ms=2000,
-        flink_options="restart-strategy.type=none",
-    )
+def scenario(no_restart_settings):
+    settings = no_restart_settings("hostile-cdc")
     dataset, hostile = fuzz_cdc.interleave(generator.generate(GEN), seed=SEED, count=HOSTILE)
     generator.write(dataset, settings.input_dir)
     model = Model(dataset, rules.load(settings.rules_file))

@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import pytest
 
-from lakehouse import config, contract, rules
+from lakehouse import contract, rules
 from lakehouse.lake import storage, tables
 from lakehouse.pipeline import embedded
 from lakehouse.sources import generator
@@ -34,15 +34,8 @@ GEN = generator.GeneratorConfig(seed=SEED, minutes=45, orders_per_second=2.0, la
 
 
 @pytest.fixture(scope="module")
-def scenario(tmp_path_factory):
-    settings = config.load(
-        "embedded",
-        data_dir=tmp_path_factory.mktemp("hostile"),
-        checkpoint_interval_ms=2000,
-        max_record_bytes=MAX_RECORD_BYTES,
-        # Flink's restart strategy off: one failure would fail the run instead of restarting it.
-        flink_options="restart-strategy.type=none",
-    )
+def scenario(no_restart_settings):
+    settings = no_restart_settings("hostile", max_record_bytes=MAX_RECORD_BYTES)
     dataset = generator.generate(GEN)
     orders, hostile = fuzz_orders.interleave(
         dataset.orders, seed=SEED, count=HOSTILE, max_record_bytes=MAX_RECORD_BYTES

@@ -17,8 +17,8 @@ from lakehouse.lake import storage, tables
 from lakehouse.pipeline import flink_cluster
 from lakehouse.sources import generator, producer
 from tests.integration.stack_support import (
+    assert_tables_equal_model,
     expected_counts,
-    model_problems,
     s3_client,
     unique_settings,
     wait_for_counts,
@@ -71,8 +71,7 @@ def test_flink_run_job_writes_the_reference_tables_to_s3_exactly_once(pipeline_o
     settings, model, produced, counts, expected = pipeline_on_stack
     print(f"produced {produced:,} events; table rows {counts}")
     assert expected[tables.LATE_EVENTS.name] > 0, "the input must hold late events for lateness to be checked"
-    problems = model_problems(settings, model)
-    assert not problems, "\n".join(problems)
+    assert_tables_equal_model(settings, model)
     assert counts == expected
 
 

@@ -23,8 +23,8 @@ from lakehouse.sources import generator, producer
 from tests.integration.drill_support import submitted_job_id
 from tests.integration.isolated_tm import IsolatedTaskManager, taskmanagers
 from tests.integration.stack_support import (
+    assert_tables_equal_model,
     expected_counts,
-    model_problems,
     produce_paced,
     unique_settings,
     wait_for_counts,
@@ -100,8 +100,7 @@ def packaged_run(isolated):
 
 def test_the_isolated_taskmanager_runs_the_packaged_job_and_the_tables_equal_the_model(packaged_run, isolated):
     settings, model, _job_id = packaged_run
-    problems = model_problems(settings, model)
-    assert not problems, "\n".join(problems)
+    assert_tables_equal_model(settings, model)
 
 
 def test_without_the_archive_the_isolated_taskmanager_cannot_run_the_job(packaged_run, isolated):

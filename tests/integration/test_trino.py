@@ -32,7 +32,7 @@ from lakehouse.query import trino as lakehouse_trino
 from lakehouse.sources import generator
 from tests import delta_tool
 from tests.compare import diff, read_rows
-from tests.integration.stack_support import embedded_on_s3, model_problems, s3_client
+from tests.integration.stack_support import assert_tables_equal_model, embedded_on_s3, s3_client
 from tests.reference import Model
 from tests.reference_reports import compare_ordered as _compare
 from tests.reference_reports import expected_daily_report
@@ -236,8 +236,7 @@ def test_every_report_has_a_reference():
 
 
 def test_tables_on_s3_equal_the_reference_model(settings, model, pipeline):
-    problems = model_problems(settings, model)
-    assert not problems, "\n".join(problems)
+    assert_tables_equal_model(settings, model)
 
 
 def test_registering_again_changes_nothing(conn, settings):
