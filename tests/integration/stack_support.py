@@ -16,7 +16,7 @@ from botocore.config import Config
 from lakehouse import config
 from lakehouse.config import Settings
 from lakehouse.lake import storage, tables
-from lakehouse.pipeline import flink_cluster
+from lakehouse.pipeline import embedded, flink_cluster
 from lakehouse.sources import generator, producer
 from tests.compare import diff, read_rows
 from tests.reference import Model
@@ -39,6 +39,13 @@ def embedded_on_s3(name: str, data_dir: Path) -> Settings:
         checkpoint_interval_ms=200,
         s3_endpoint=os.environ.get("LAKEHOUSE_S3_ENDPOINT") or os.environ.get("S3_ENDPOINT") or "http://127.0.0.1:8333",
     )
+
+
+def run_embedded(settings: Settings, gen: generator.GeneratorConfig) -> dict[str, int]:
+    """Write ``gen``'s input and run the embedded pipeline on it, polling for commits every second;
+    the rows inserted per table."""
+    embedded.prepare_input(settings, gen)
+    return embedded.run_pipeline(settings, poll_seconds=1.0)
 
 
 def s3_client(settings: Settings, *, access_key: str, secret_key: str):

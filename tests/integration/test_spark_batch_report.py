@@ -24,10 +24,9 @@ from deltalake import DeltaTable
 from bench import spark as spark_extra
 from lakehouse import config, rules
 from lakehouse.lake import storage
-from lakehouse.pipeline import embedded
 from lakehouse.query import batch_report
 from lakehouse.sources import generator
-from tests.integration.stack_support import embedded_on_s3
+from tests.integration.stack_support import embedded_on_s3, run_embedded
 from tests.reference import Model
 from tests.reference_reports import compare_ordered as _compare
 from tests.reference_reports import expected_daily_report
@@ -52,8 +51,7 @@ def model(settings) -> Model:
 
 @pytest.fixture(scope="module")
 def latest(settings) -> dict[str, int]:
-    embedded.prepare_input(settings, GEN)
-    inserted = embedded.run_pipeline(settings, poll_seconds=1.0)
+    inserted = run_embedded(settings, GEN)
     assert inserted["silver.orders_enriched"] > 0
     return batch_report.latest_versions(settings)
 

@@ -26,13 +26,12 @@ from deltalake import DeltaTable
 
 from lakehouse import config, rules
 from lakehouse.lake import maintenance, storage, tables
-from lakehouse.pipeline import embedded
 from lakehouse.query import batch_report
 from lakehouse.query import trino as lakehouse_trino
 from lakehouse.sources import generator
 from tests import delta_tool
 from tests.compare import diff, read_rows
-from tests.integration.stack_support import assert_tables_equal_model, embedded_on_s3, s3_client
+from tests.integration.stack_support import assert_tables_equal_model, embedded_on_s3, run_embedded, s3_client
 from tests.reference import Model
 from tests.reference_reports import compare_ordered as _compare
 from tests.reference_reports import expected_daily_report
@@ -59,10 +58,9 @@ def model(settings) -> Model:
 
 @pytest.fixture(scope="module")
 def pipeline(settings) -> dict[str, int]:
-    embedded.prepare_input(settings, GEN)
     # The job's sinks commit at every checkpoint (every 200 ms here): every table gets several
     # versions to time-travel to, the first holding fewer rows than the last.
-    inserted = embedded.run_pipeline(settings, poll_seconds=1.0)
+    inserted = run_embedded(settings, GEN)
     assert inserted["silver.order_events"] > 0
     return inserted
 
