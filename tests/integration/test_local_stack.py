@@ -16,13 +16,7 @@ from lakehouse import config, rules
 from lakehouse.lake import storage, tables
 from lakehouse.pipeline import flink_cluster
 from lakehouse.sources import generator, producer
-from tests.integration.stack_support import (
-    assert_tables_equal_model,
-    expected_counts,
-    s3_client,
-    unique_settings,
-    wait_for_counts,
-)
+from tests.integration import stack_support as stack
 from tests.reference import Model
 
 pytestmark = pytest.mark.integration
@@ -34,7 +28,7 @@ DEADLINE_SECONDS = 420
 
 @pytest.fixture(scope="module")
 def run_settings(local_stack):
-    return unique_settings("it")
+    return stack.unique_settings("it")
 
 
 def _env(settings: config.Settings) -> dict[str, str]:
@@ -59,9 +53,9 @@ def pipeline_on_stack(run_settings):
         dataset, bootstrap=settings.kafka_bootstrap, prefix=settings.topic_prefix, log=lambda _m: None
     )
     job_id = flink_cluster.submit(settings, env=_env(settings))
-    expected = expected_counts(model)
+    expected = stack.expected_counts(model)
     try:
-        counts = wait_for_counts(settings, job_id, expected, timeout=DEADLINE_SECONDS)
+        counts = stack.wait_for_counts(settings, job_id, expected, timeout=DEADLINE_SECONDS)
     finally:
         flink_cluster.cancel(settings, job_id)
     return settings, model, produced, counts, expected
@@ -71,13 +65,13 @@ def test_flink_run_job_writes_the_reference_tables_to_s3_exactly_once(pipeline_o
     settings, model, produced, counts, expected = pipeline_on_stack
     print(f"produced {produced:,} events; table rows {counts}")
     assert expected[tables.LATE_EVENTS.name] > 0, "the input must hold late events for lateness to be checked"
-    assert_tables_equal_model(settings, model)
+    stack.assert_tables_equal_model(settings, model)
     assert counts == expected
 
 
 def test_the_reader_identity_can_list_and_read_but_not_write(pipeline_on_stack):
     settings = pipeline_on_stack[0]
-    reader = s3_client(
+    reader = stack.s3_client(
         settings, access_key=os.environ["S3_READER_ACCESS_KEY"], secret_key=os.environ["S3_READER_SECRET_KEY"]
     )
     prefix = settings.table_root.split("/", 3)[3]
