@@ -29,12 +29,7 @@ class SpeedConsumer(Feed):
     """Kafka speed topics -> store; ``caught_up`` is set once every partition reached its end after a start."""
 
     def __init__(
-        self,
-        settings: Settings,
-        store: Store,
-        publish: Callable[[dict], None],
-        *,
-        rebuild_hours: float = 24.0,
+        self, settings: Settings, store: Store, publish: Callable[[dict], None], *, rebuild_hours: float = 24.0
     ) -> None:
         super().__init__(settings, store, publish, thread_name="speed-consumer")
         self._rebuild_ms = int(rebuild_hours * 3600 * 1000)
