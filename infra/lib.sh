@@ -6,6 +6,7 @@
 #   - cached, checksummed downloads from Maven Central (single artifacts and
 #     dependency closures resolved by Maven),
 #   - waiting for ports / health checks with a timeout,
+#   - the start, status and command-dispatch steps every service script shares,
 #   - starting a service in the background with a pid file and a log file
 #     under the state dir, and stopping it by PID (TERM, wait, then KILL).
 set -euo pipefail
@@ -362,8 +363,55 @@ wait_until() { # NAME TIMEOUT DESCRIPTION CHECK...
   return 1
 }
 
+# For cmd_start: succeed when NAME is running and CHECK... passes (nothing to
+# start), fail when it is not running; die when it runs but CHECK fails, since
+# starting a second copy would only collide with the first.
+already_running() { # NAME PROBLEM CHECK...
+  local name=$1 problem=$2 pid
+  shift 2
+  pid=$(service_pid "$name") || return 1
+  if "$@"; then
+    log "already running (pid $pid)"
+    return 0
+  fi
+  die "pid $pid is running but $problem: run '$0 stop' then start again (log: $(log_file "$name"))"
+}
+
+# For cmd_status: one status line; 3 when NAME is stopped, 1 (saying PROBLEM)
+# when it runs but CHECK... fails.
+status_of() { # NAME DETAILS PROBLEM CHECK...
+  local name=$1 details=$2 problem=$3
+  shift 3
+  service_status_line "$name" "$details"
+  service_pid "$name" >/dev/null || return 3
+  "$@" || { log "running but $problem"; return 1; }
+}
+
+# True when WRITE would now produce another file than CURRENT, the one a
+# running service read at its start (S3 keys, ports... changed since): WRITE
+# is called with a candidate path, compared, and the candidate removed.
+rendered_differs() { # CURRENT CANDIDATE WRITE...
+  local current=$1 candidate=$2 rc=1
+  shift 2
+  [[ -f $current ]] || return 0
+  "$@" "$candidate"
+  cmp -s "$candidate" "$current" || rc=0
+  rm -f "$candidate"
+  return $rc
+}
+
 wait_for_port() { # NAME HOST PORT TIMEOUT
   wait_until "$1" "$4" "$2:$3 to accept connections" port_open "$2" "$3"
+}
+
+# The commands every service script answers the same way; a script's main()
+# handles its own commands first and hands the rest here.
+service_command() { # COMMAND
+  case ${1:-} in
+  install | start | stop | status) "cmd_$1" ;;
+  -h | --help | help) usage ;;
+  *) usage >&2; exit 2 ;;
+  esac
 }
 
 # Print the tail of a service log to stderr, e.g. after a failed start.

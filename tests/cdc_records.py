@@ -68,98 +68,64 @@ def handmade(dataset: Dataset) -> Dataset:
     def product(pid: str, category: str, price, at: int) -> dict:
         return {"product_id": pid, "name": f"Product {pid}", "category": category, "price": price, "updated_at": at}
 
+    def change(
+        stream: str,
+        key: str,
+        at: int,
+        *,
+        op: str,
+        after: dict | None,
+        before: dict | None = None,
+        source_ts: int | None = None,
+        ts_ms: int | None = None,
+        wrapped: bool = False,
+    ) -> Record:
+        """A full Debezium envelope arriving at ``at``: ``source_ts`` is the commit time in
+        ``source`` (left out when None), ``ts_ms`` the processing time (``at`` when None),
+        ``wrapped`` the JsonConverter's schema envelope."""
+        envelope = {
+            "before": before,
+            "after": after,
+            "op": op,
+            "source": source if source_ts is None else {**source, "ts_ms": source_ts},
+            "ts_ms": at if ts_ms is None else ts_ms,
+        }
+        return _record(stream, key, _dump(envelope, wrapped=wrapped), at)
+
     customers = [
-        # Applied: a schema-wrapped update (JsonConverter, schemas.enable=true).
-        _record(
-            "customers",
-            wrapped_c,
-            _dump(
-                {
-                    "before": None,
-                    "after": customer(wrapped_c, "LATAM", t1),
-                    "op": "u",
-                    "source": {**source, "ts_ms": t1},
-                    "ts_ms": t1 + 5,
-                },
+        # Applied: a schema-wrapped update (JsonConverter, schemas.enable=true), then the same change
+        # delivered again (a Connect restart resends from its last committed offset; only the
+        # envelope's processing time differs): no second version.
+        *(
+            change(
+                "customers",
+                wrapped_c,
+                t1,
+                op="u",
+                after=customer(wrapped_c, "LATAM", t1),
+                source_ts=t1,
+                ts_ms=t1 + processed_after,
                 wrapped=True,
-            ),
-            t1,
-        ),
-        # The same change delivered again (a Connect restart resends from its last committed offset;
-        # only the envelope's processing time differs): no second version.
-        _record(
-            "customers",
-            wrapped_c,
-            _dump(
-                {
-                    "before": None,
-                    "after": customer(wrapped_c, "LATAM", t1),
-                    "op": "u",
-                    "source": {**source, "ts_ms": t1},
-                    "ts_ms": t1 + 900,
-                },
-                wrapped=True,
-            ),
-            t1,
+            )
+            for processed_after in (5, 900)
         ),
         # Applied: an update without before (the default replica identity).
-        _record(
-            "customers",
-            nobefore_c,
-            _dump(
-                {
-                    "before": None,
-                    "after": customer(nobefore_c, "APAC", t2),
-                    "op": "u",
-                    "source": {**source, "ts_ms": t2},
-                    "ts_ms": t2 + 5,
-                }
-            ),
-            t2,
-        ),
+        change("customers", nobefore_c, t2, op="u", after=customer(nobefore_c, "APAC", t2), source_ts=t2, ts_ms=t2 + 5),
         # Applied: a snapshot row of a customer nobody orders for.
-        _record(
-            "customers",
-            "C7000",
-            _dump(
-                {
-                    "before": None,
-                    "after": customer("C7000", "EU-WEST", start - 5_000),
-                    "op": "r",
-                    "source": {**source, "ts_ms": start},
-                    "ts_ms": start,
-                }
-            ),
-            start,
-        ),
+        change("customers", "C7000", start, op="r", after=customer("C7000", "EU-WEST", start - 5_000), source_ts=start),
         # Applied: a delete at t3 whose before holds only the key; later orders of this customer are unknown.
-        _record(
+        change(
             "customers",
             deleted_c,
-            _dump(
-                {
-                    "before": {
-                        "customer_id": deleted_c,
-                        "name": None,
-                        "region": None,
-                        "segment": None,
-                        "updated_at": None,
-                    },
-                    "after": None,
-                    "op": "d",
-                    "source": {**source, "ts_ms": t3},
-                    "ts_ms": t3 + 40,
-                }
-            ),
             t3,
+            op="d",
+            before={"customer_id": deleted_c, "name": None, "region": None, "segment": None, "updated_at": None},
+            after=None,
+            source_ts=t3,
+            ts_ms=t3 + 40,
         ),
         # Quarantined.
-        _record(
-            "customers",
-            "C0001",
-            _dump({"before": None, "after": customer("C0001", "APAC", t2), "op": "x", "source": source, "ts_ms": t2}),
-            t2,
-        ),
+        change("customers", "C0001", t2, op="x", after=customer("C0001", "APAC", t2)),
         _record("customers", "C0001", _dump({"op": "t", "source": {**source, "ts_ms": t2}, "ts_ms": t2}), t2),
         _record("customers", "C0001", "this is not JSON {", t2),
         _record(
@@ -170,97 +136,20 @@ def handmade(dataset: Dataset) -> Dataset:
             ),
             t2,
         ),
-        _record(
-            "customers",
-            "C0001",
-            _dump(
-                {
-                    "before": None,
-                    "after": {"customer_id": "C0001", "region": "APAC"},
-                    "op": "u",
-                    "source": source,
-                    "ts_ms": t2,
-                }
-            ),
-            t2,
-        ),
-        _record(
-            "customers",
-            "C0001",
-            _dump(
-                {
-                    "before": None,
-                    "after": customer("C0001", "APAC", "yesterday"),
-                    "op": "u",
-                    "source": source,
-                    "ts_ms": t2,
-                }
-            ),
-            t2,
-        ),
-        _record(
-            "customers", "C0001", _dump({"before": None, "after": None, "op": "d", "source": source, "ts_ms": t2}), t2
-        ),
+        change("customers", "C0001", t2, op="u", after={"customer_id": "C0001", "region": "APAC"}),
+        change("customers", "C0001", t2, op="u", after=customer("C0001", "APAC", "yesterday")),
+        change("customers", "C0001", t2, op="d", after=None),
     ]
     products = [
         # Applied: decimal.handling.mode=string sends the price as text.
-        _record(
-            "products",
-            string_price_p,
-            _dump(
-                {
-                    "before": None,
-                    "after": product(string_price_p, "books", "12.50", t1),
-                    "op": "u",
-                    "source": {**source, "ts_ms": t1},
-                    "ts_ms": t1,
-                }
-            ),
-            t1,
+        change(
+            "products", string_price_p, t1, op="u", after=product(string_price_p, "books", "12.50", t1), source_ts=t1
         ),
-        _record(
-            "products",
-            wrapped_p,
-            _dump(
-                {
-                    "before": None,
-                    "after": product(wrapped_p, "garden", 99.5, t2),
-                    "op": "u",
-                    "source": {**source, "ts_ms": t2},
-                    "ts_ms": t2,
-                },
-                wrapped=True,
-            ),
-            t2,
+        change(
+            "products", wrapped_p, t2, op="u", after=product(wrapped_p, "garden", 99.5, t2), source_ts=t2, wrapped=True
         ),
         # Quarantined: decimal.handling.mode=precise (the default) sends base64 bytes.
-        _record(
-            "products",
-            base64_p,
-            _dump(
-                {
-                    "before": None,
-                    "after": product(base64_p, "books", "A+g=", t2),
-                    "op": "u",
-                    "source": source,
-                    "ts_ms": t2,
-                }
-            ),
-            t2,
-        ),
-        _record(
-            "products",
-            base64_p,
-            _dump(
-                {
-                    "before": None,
-                    "after": product(base64_p, "books", None, t2),
-                    "op": "c",
-                    "source": source,
-                    "ts_ms": t2,
-                }
-            ),
-            t2,
-        ),
+        change("products", base64_p, t2, op="u", after=product(base64_p, "books", "A+g=", t2)),
+        change("products", base64_p, t2, op="c", after=product(base64_p, "books", None, t2)),
     ]
     return replace(dataset, customers=[*dataset.customers, *customers], products=[*dataset.products, *products])

@@ -19,6 +19,17 @@ def read_rows(
     return table.to_pyarrow_table().to_pylist()
 
 
+def non_finite(tables: dict[str, list[dict]]) -> list[tuple[str, str, float]]:
+    """(table, column, value) of every NaN or infinite float in rows per table name."""
+    return [
+        (name, column, value)
+        for name, rows in tables.items()
+        for row in rows
+        for column, value in row.items()
+        if isinstance(value, float) and not math.isfinite(value)
+    ]
+
+
 def diff(
     spec: TableSpec, actual_rows: list[dict], expected: dict[tuple, dict], *, columns: list[str] | None = None
 ) -> list[str]:

@@ -28,6 +28,17 @@ from lakehouse.sources.generator import Record
 YEAR_MS = 365 * generator.DAY_MS
 STRING_FIELDS = [f.name for f in contract.FIELDS if f.json_type == "string"]
 ODD_VALUES = ({"nested": 1}, [1, 2], True, False, 12, 3.5, "12")
+# The quarantine reasons a few hundred fuzzed records always include, whatever the seed.
+COVERED_REASONS = (
+    contract.REASON_EMPTY,
+    contract.REASON_TOO_LARGE,
+    contract.REASON_NOT_UTF8,
+    contract.REASON_BAD_JSON,
+    contract.REASON_PAST,
+    contract.REASON_FUTURE,
+    contract.REASON_AMOUNT_RANGE,
+    contract.REASON_NON_POSITIVE_AMOUNT,
+)
 
 
 def _dumps(event: dict) -> str:

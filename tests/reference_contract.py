@@ -43,7 +43,7 @@ def check(
         return out(contract.REASON_EMPTY)
     if len(value) > max_record_bytes:
         return out(contract.REASON_TOO_LARGE)
-    if payload.startswith(contract.BASE64_PREFIX) and not _is_utf8(value):
+    if payload.startswith(contract.BASE64_PREFIX) and not _utf8_ok(value):
         return out(contract.REASON_NOT_UTF8)
     event = _object(payload)
     if event is None:
@@ -53,7 +53,7 @@ def check(
         if f.name in present and not _has_type(present[f.name], f.json_type):
             return out(contract.reason_wrong_type(f.name), event)
     for f in contract.FIELDS:
-        if isinstance(present.get(f.name), str) and not _encodable(present[f.name]):
+        if isinstance(present.get(f.name), str) and not _utf8_ok(present[f.name]):
             return out(contract.reason_invalid_text(f.name), event)
     for f in contract.FIELDS:
         if f.required_by == contract.ALL and f.name not in present:
@@ -98,10 +98,11 @@ def _plausible_ts(event: dict | None, arrival_ms: int) -> int | None:
     return None
 
 
-def _is_utf8(value: bytes) -> bool:
+def _utf8_ok(value: bytes | str) -> bool:
+    """Whether UTF-8 takes ``value``: bytes decode, text encodes (a lone surrogate does not)."""
     try:
-        value.decode("utf-8")
-    except UnicodeDecodeError:
+        value.decode("utf-8") if isinstance(value, bytes) else value.encode("utf-8")
+    except UnicodeError:
         return False
     return True
 
@@ -126,12 +127,4 @@ def _has_type(value: object, json_type: str) -> bool:
         return isinstance(value, int)
     if json_type == "number":
         return isinstance(value, int | float)
-    return True
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
     return True

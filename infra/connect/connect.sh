@@ -59,15 +59,9 @@ cmd_install() {
 plugin_listed() { curl -fsS "$REST/connector-plugins" 2>/dev/null | grep -q 'PostgresConnector'; }
 
 cmd_start() {
-  local t0 rt dbz log_path pid
+  local t0 rt dbz log_path
   t0=$(date +%s.%N)
-  if pid=$(service_pid connect); then
-    if plugin_listed; then
-      log "already running (pid $pid)"
-      return 0
-    fi
-    die "pid $pid is running but $REST does not answer: run '$0 stop' then start again (log: $(log_file connect))"
-  fi
+  already_running connect "$REST does not answer" plugin_listed && return 0
   require_java17
   require_port_free "$CONNECT_REST_PORT" "Kafka Connect REST"
   port_open "$LAKEHOUSE_BIND_HOST" "$KAFKA_BROKER_PORT" ||
@@ -110,23 +104,12 @@ cmd_kill() {
   rm -f "$(pid_file connect)"
 }
 
-cmd_status() {
-  service_status_line connect "REST $REST"
-  service_pid connect >/dev/null || return 3
-  plugin_listed || { log "running but $REST does not list the Debezium plugin"; return 1; }
-}
+cmd_status() { status_of connect "REST $REST" "$REST does not list the Debezium plugin" plugin_listed; }
 
 main() {
-  local cmd=${1:-}
-  (($#)) && shift
-  case $cmd in
-  install) cmd_install ;;
-  start) cmd_start ;;
-  stop) cmd_stop ;;
+  case ${1:-} in
   kill) cmd_kill ;;
-  status) cmd_status ;;
-  -h | --help | help) usage ;;
-  *) usage >&2; exit 2 ;;
+  *) service_command "$@" ;;
   esac
 }
 

@@ -272,14 +272,7 @@ EOF
 
 # True when the running cluster was started with another configuration than
 # the one the environment gives now (S3 keys, LAKEHOUSE_PYTHON, ports...).
-config_changed() {
-  local candidate=$FLINK_STATE/config.candidate.yaml rc=1
-  [[ -f $FLINK_CONF ]] || return 0
-  write_config "$candidate"
-  cmp -s "$candidate" "$FLINK_CONF" || rc=0
-  rm -f "$candidate"
-  return $rc
-}
+config_changed() { rendered_differs "$FLINK_CONF" "$FLINK_STATE/config.candidate.yaml" write_config; }
 
 # Environment for Flink's bin/ scripts.
 flink_env() {
@@ -548,9 +541,6 @@ main() {
     fi
     log "FLINK_HOME: $FLINK_HOME_DIR"
     ;;
-  start) cmd_start ;;
-  stop) cmd_stop ;;
-  status) cmd_status ;;
   start-taskmanager) cmd_start_taskmanager ;;
   stop-taskmanager) cmd_stop_taskmanager "$@" ;;
   home) printf '%s\n' "$FLINK_HOME_DIR" ;;
@@ -570,8 +560,7 @@ main() {
   app-stop) cmd_app_stop ;;
   app-status) cmd_app_status ;;
   app-rest) printf '%s\n' "$APP_REST_URL" ;;
-  -h | --help | help) usage ;;
-  *) usage >&2; exit 2 ;;
+  *) service_command "$cmd" ;;
   esac
 }
 

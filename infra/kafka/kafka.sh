@@ -66,15 +66,9 @@ cmd_install() {
 healthy() { port_open "$LAKEHOUSE_BIND_HOST" "$KAFKA_BROKER_PORT"; }
 
 cmd_start() {
-  local t0 dir log_path pid
+  local t0 dir log_path
   t0=$(date +%s.%N)
-  if pid=$(service_pid kafka); then
-    if healthy; then
-      log "already running (pid $pid)"
-      return 0
-    fi
-    die "pid $pid is running but $BOOTSTRAP does not answer: run '$0 stop' then start again (log: $(log_file kafka))"
-  fi
+  already_running kafka "$BOOTSTRAP does not answer" healthy && return 0
   require_java17
   require_port_free "$KAFKA_BROKER_PORT" "Kafka broker"
   require_port_free "$KAFKA_CONTROLLER_PORT" "Kafka controller"
@@ -112,11 +106,7 @@ cmd_start() {
 
 cmd_stop() { stop_service kafka 30; }
 
-cmd_status() {
-  service_status_line kafka "broker $BOOTSTRAP"
-  service_pid kafka >/dev/null || return 3
-  healthy || { log "running but $BOOTSTRAP does not answer"; return 1; }
-}
+cmd_status() { status_of kafka "broker $BOOTSTRAP" "$BOOTSTRAP does not answer" healthy; }
 
 cmd_create_topic() { # NAME PARTITIONS
   (($# == 2)) || die "usage: create-topic NAME PARTITIONS"
@@ -138,10 +128,6 @@ main() {
   local cmd=${1:-}
   (($#)) && shift
   case $cmd in
-  install) cmd_install ;;
-  start) cmd_start ;;
-  stop) cmd_stop ;;
-  status) cmd_status ;;
   create-topic) cmd_create_topic "$@" ;;
   topics) kafka_java org.apache.kafka.tools.TopicCommand --bootstrap-server "$BOOTSTRAP" --list ;;
   produce)
@@ -157,8 +143,7 @@ main() {
     (($# >= 1)) || die "usage: tool CLASS [ARGS...]"
     kafka_java "$@"
     ;;
-  -h | --help | help) usage ;;
-  *) usage >&2; exit 2 ;;
+  *) service_command "$cmd" ;;
   esac
 }
 

@@ -163,24 +163,17 @@ cmd_stop() {
 }
 
 cmd_status() {
-  service_status_line postgres "$LAKEHOUSE_BIND_HOST:$POSTGRES_PORT db $POSTGRES_DB"
-  service_pid postgres >/dev/null || return 3
-  healthy || { log "running but not accepting connections"; return 1; }
+  status_of postgres "$LAKEHOUSE_BIND_HOST:$POSTGRES_PORT db $POSTGRES_DB" "not accepting connections" healthy
 }
 
 main() {
   local cmd=${1:-}
   (($#)) && shift
   case $cmd in
-  install) cmd_install ;;
-  start) cmd_start ;;
-  stop) cmd_stop ;;
   restart) cmd_stop; cmd_start ;;
   migrate) pg_credentials; ensure_roles; cmd_migrate ;;
-  status) cmd_status ;;
   psql) admin_psql -d "$POSTGRES_DB" "$@" ;;
-  -h | --help | help) usage ;;
-  *) usage >&2; exit 2 ;;
+  *) service_command "$cmd" ;;
   esac
 }
 

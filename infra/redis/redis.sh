@@ -80,9 +80,7 @@ EOF2
 
 cmd_status() {
   redis_password 2>/dev/null
-  service_status_line redis "$LAKEHOUSE_BIND_HOST:$REDIS_PORT"
-  service_pid redis >/dev/null || return 3
-  ping || { log "running but does not answer PING"; return 1; }
+  status_of redis "$LAKEHOUSE_BIND_HOST:$REDIS_PORT" "does not answer PING" ping
 }
 
 case ${1:-} in

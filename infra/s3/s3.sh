@@ -119,13 +119,7 @@ EOF
 
 # True when the running server was started with other keys than the ones
 # in the environment now (e.g. a test session that generates its own).
-identities_changed() {
-  local candidate=$S3_HOME_DIR/identities.candidate.json rc=1
-  write_identities "$candidate"
-  cmp -s "$candidate" "$IDENTITIES" || rc=0
-  rm -f "$candidate"
-  return $rc
-}
+identities_changed() { rendered_differs "$IDENTITIES" "$S3_HOME_DIR/identities.candidate.json" write_identities; }
 
 # Healthy = a ListBuckets signed by the writer answers 200: the gateway is
 # up, has loaded the identities, and reaches the filer behind it (the S3 port
@@ -140,18 +134,12 @@ healthy() {
 cmd_start() {
   local t0 pid p
   t0=$(date +%s.%N)
-  if pid=$(service_pid s3); then
-    if identities_changed; then
-      # Keys are only read at start: restart so the current ones work.
-      log "running (pid $pid) with other S3 keys than the environment's now: restarting with the current keys"
-      cmd_stop
-    elif healthy; then
-      log "already running (pid $pid)"
-      return 0
-    else
-      die "pid $pid is running but $S3_ENDPOINT does not answer a signed ListBuckets: run '$0 stop' then start again (log: $(log_file s3))"
-    fi
+  if pid=$(service_pid s3) && identities_changed; then
+    # Keys are only read at start: restart so the current ones work.
+    log "running (pid $pid) with other S3 keys than the environment's now: restarting with the current keys"
+    cmd_stop
   fi
+  already_running s3 "$S3_ENDPOINT does not answer a signed ListBuckets" healthy && return 0
   for p in "$S3_PORT" "$S3_GRPC_PORT" "$SEAWEEDFS_MASTER_PORT" "$SEAWEEDFS_MASTER_GRPC_PORT" \
     "$SEAWEEDFS_VOLUME_PORT" "$SEAWEEDFS_VOLUME_GRPC_PORT" "$SEAWEEDFS_FILER_PORT" "$SEAWEEDFS_FILER_GRPC_PORT"; do
     require_port_free "$p" "SeaweedFS"
@@ -209,9 +197,8 @@ cmd_stop() {
 }
 
 cmd_status() {
-  service_status_line s3 "s3 $S3_ENDPOINT"
-  service_pid s3 >/dev/null || return 3
-  healthy || { log "running, but $S3_ENDPOINT does not answer a ListBuckets signed with the writer keys (not up yet, or started with other keys?)"; return 1; }
+  status_of s3 "s3 $S3_ENDPOINT" \
+    "$S3_ENDPOINT does not answer a ListBuckets signed with the writer keys (not up yet, or started with other keys?)" healthy
 }
 
 # --- create-bucket ------------------------------------------------------------
@@ -284,13 +271,8 @@ cmd_create_bucket() {
 
 main() {
   case ${1:-} in
-  install) cmd_install ;;
-  start) cmd_start ;;
-  stop) cmd_stop ;;
-  status) cmd_status ;;
   create-bucket) shift; cmd_create_bucket "$@" ;;
-  -h | --help | help) usage ;;
-  *) usage >&2; exit 2 ;;
+  *) service_command "$@" ;;
   esac
 }
 

@@ -205,14 +205,7 @@ EOF
 
 # True when the running server was started with another catalog (other S3
 # keys or endpoint) than the environment gives now: keys are read at start.
-catalog_changed() {
-  local candidate=$TRINO_STATE/catalog.candidate.properties rc=1
-  [[ -f $CATALOG_FILE ]] || return 0
-  write_catalog "$candidate"
-  cmp -s "$candidate" "$CATALOG_FILE" || rc=0
-  rm -f "$candidate"
-  return $rc
-}
+catalog_changed() { rendered_differs "$CATALOG_FILE" "$TRINO_STATE/catalog.candidate.properties" write_catalog; }
 
 # --- health -------------------------------------------------------------------------
 info() { curl -fsS -m 3 "$URL/v1/info"; }
@@ -221,17 +214,11 @@ healthy() { [[ $(info | jq -r '.starting') == false ]]; }
 cmd_start() {
   local t0 pid java opts=()
   t0=$(date +%s.%N)
-  if pid=$(service_pid trino); then
-    if catalog_changed; then
-      log "running (pid $pid) with other S3 settings than the environment's now: restarting"
-      cmd_stop
-    elif healthy; then
-      log "already running (pid $pid)"
-      return 0
-    else
-      die "pid $pid is running but $URL/v1/info does not say it has started: run '$0 stop' then start again (log: $(log_file trino))"
-    fi
+  if pid=$(service_pid trino) && catalog_changed; then
+    log "running (pid $pid) with other S3 settings than the environment's now: restarting"
+    cmd_stop
   fi
+  already_running trino "$URL/v1/info does not say it has started" healthy && return 0
   require_port_free "$TRINO_HTTP_PORT" "Trino HTTP"
   java=$(find_java)
   cmd_install
@@ -255,9 +242,7 @@ cmd_start() {
 cmd_stop() { stop_service trino "$TRINO_STOP_TIMEOUT"; }
 
 cmd_status() {
-  service_status_line trino "sql $URL (catalog $TRINO_CATALOG)"
-  service_pid trino >/dev/null || return 3
-  healthy || { log "running, but $URL/v1/info does not report it started (still starting?)"; return 1; }
+  status_of trino "sql $URL (catalog $TRINO_CATALOG)" "$URL/v1/info does not report it started (still starting?)" healthy
 }
 
 # --- Trino's own CLI ----------------------------------------------------------------
@@ -275,15 +260,10 @@ cmd_shell() { # [CLI ARGS...]
 
 main() {
   case ${1:-} in
-  install) cmd_install ;;
-  start) cmd_start ;;
-  stop) cmd_stop ;;
-  status) cmd_status ;;
   java) find_java ;;
   cli-jar) cli_jar ;;
   shell) shift; cmd_shell "$@" ;;
-  -h | --help | help) usage ;;
-  *) usage >&2; exit 2 ;;
+  *) service_command "$@" ;;
   esac
 }
 

@@ -8,7 +8,6 @@ Upserts by key make that, and the job's at-least-once delivery, harmless.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -16,6 +15,7 @@ from collections.abc import Callable
 from jobs import orders_speed
 from lakehouse.config import Settings
 from lakehouse.serve import rows as R
+from lakehouse.serve.feed import Feed
 from lakehouse.serve.store import Store
 
 log = logging.getLogger("lakehouse.serve")
@@ -25,34 +25,16 @@ _KAFKA_LOG = logging.getLogger("lakehouse.serve.kafka")
 _KAFKA_LOG.setLevel(logging.CRITICAL)
 
 
-class SpeedConsumer:
+class SpeedConsumer(Feed):
+    """Kafka speed topics -> store; ``caught_up`` is set once every partition reached its end after a start."""
+
     def __init__(
-        self,
-        settings: Settings,
-        store: Store,
-        publish: Callable[[dict], None],
-        *,
-        rebuild_hours: float = 24.0,
+        self, settings: Settings, store: Store, publish: Callable[[dict], None], *, rebuild_hours: float = 24.0
     ) -> None:
-        self._settings = settings
-        self._store = store
-        self._publish = publish  # thread-safe: called from this consumer's thread
+        super().__init__(settings, store, publish, thread_name="speed-consumer")
         self._rebuild_ms = int(rebuild_hours * 3600 * 1000)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="speed-consumer", daemon=True)
         self.metrics_topic = orders_speed.METRICS_1M.topic(settings)
         self.anomalies_topic = orders_speed.ANOMALIES.topic(settings)
-        self.caught_up = threading.Event()  # set once every partition reached its end after a start
-        self.consumed = 0
-        self.bad_messages = 0
-        self.last_error: str | None = None
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout: float = 3) -> None:
-        self._stop.set()
-        self._thread.join(timeout)
 
     def _run(self) -> None:
         while not self._stop.is_set():

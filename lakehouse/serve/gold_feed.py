@@ -10,7 +10,6 @@ pushed. As fresh as the commits, so slower than the topics; the same answers onc
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -22,12 +21,15 @@ from deltalake import DeltaTable
 from lakehouse.config import Settings
 from lakehouse.lake import catalog, tables
 from lakehouse.serve import rows as R
+from lakehouse.serve.feed import Feed
 from lakehouse.serve.store import Store
 
 log = logging.getLogger("lakehouse.serve")
 
 
-class GoldFeed:
+class GoldFeed(Feed):
+    """Gold tables -> store; ``caught_up`` is set after the first pass over both tables."""
+
     def __init__(
         self,
         settings: Settings,
@@ -37,26 +39,11 @@ class GoldFeed:
         horizon_hours: float = 24.0,
         interval: float = 1.0,
     ) -> None:
-        self._settings = settings
-        self._store = store
-        self._publish = publish
+        super().__init__(settings, store, publish, thread_name="gold-feed")
         self._horizon = timedelta(hours=horizon_hours)
         self._interval = interval
         self._versions: dict[str, int] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="gold-feed", daemon=True)
         self.sources = [tables.METRICS_1M.name, tables.ANOMALIES.name]
-        self.caught_up = threading.Event()  # set after the first pass over both tables
-        self.consumed = 0
-        self.bad_messages = 0
-        self.last_error: str | None = None
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout: float = 3) -> None:
-        self._stop.set()
-        self._thread.join(timeout)
 
     def _run(self) -> None:
         while not self._stop.is_set():

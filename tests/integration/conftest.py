@@ -95,6 +95,23 @@ def redis_server():
 
 
 @pytest.fixture(scope="session")
+def no_restart_settings(tmp_path_factory):
+    """A function (name, **overrides) -> embedded Settings in a fresh directory, checkpointing
+    every 2 s, with Flink's restart strategy off: one failure fails the run instead of restarting it."""
+
+    def make(name: str, **overrides) -> config.Settings:
+        return config.load(
+            "embedded",
+            data_dir=tmp_path_factory.mktemp(name),
+            checkpoint_interval_ms=2000,
+            flink_options="restart-strategy.type=none",
+            **overrides,
+        )
+
+    return make
+
+
+@pytest.fixture(scope="session")
 def pipeline_lake_copy(tmp_path_factory):
     """A function name -> Settings on a fresh copy of one embedded pipeline run on PIPELINE_LAKE_INPUT.
 

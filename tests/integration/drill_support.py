@@ -157,6 +157,30 @@ def counts_reached(settings: Settings, expected: dict[str, int]) -> bool:
     return counts(settings) == expected
 
 
+def wait_for_silver(run: DrillRun, settings: Settings, event_keys: set[tuple], *, timeout: float) -> None:
+    """Wait until silver.order_events of ``settings`` holds every key of ``event_keys`` (the events
+    before a seam: a savepoint taken then covers them)."""
+    wait_until(
+        lambda: event_keys <= set(key_set(settings, tables.ORDER_EVENTS)),
+        timeout=timeout,
+        what="the events before the seam in silver",
+        run=run,
+    )
+
+
+def wait_for_tables(
+    run: DrillRun,
+    settings: Settings,
+    expected: dict[str, int],
+    *,
+    timeout: float,
+    what: str = "every table",
+    fail: bool = True,
+) -> bool:
+    """Wait until every table of ``settings`` has the ``expected`` row count (see ``wait_until``)."""
+    return wait_until(lambda: counts_reached(settings, expected), timeout=timeout, what=what, run=run, fail=fail)
+
+
 def submitted_job_id(output: str) -> str:
     """The job id `lakehouse submit` / `replay` print ("... job <32 hex> ...")."""
     match = re.search(r"job ([0-9a-f]{32})", output)

@@ -17,19 +17,11 @@ import urllib.request
 import pytest
 
 from lakehouse import rules
-from lakehouse.lake import storage, tables
+from lakehouse.lake import tables
 from lakehouse.pipeline import application, flink_cluster
 from lakehouse.sources import generator
-from tests.compare import diff, read_rows
-from tests.integration.drill_support import (
-    DrillRun,
-    counts,
-    counts_reached,
-    key_set,
-    quiet_seam,
-    split_by_arrival,
-    wait_until,
-)
+from tests.integration import drill_support as drill
+from tests.integration.stack_support import assert_tables_equal_model, expected_counts
 from tests.reference import Model
 
 pytestmark = pytest.mark.integration
@@ -46,15 +38,15 @@ def _rest_json(url: str) -> dict:
 
 
 def test_an_application_cluster_stops_with_a_savepoint_and_a_new_one_restores_it(local_stack):
-    run = DrillRun.create("app")
+    run = drill.DrillRun.create("app")
     settings = run.with_(parallelism=PARALLELISM)
     dataset = generator.generate(GEN)
-    seam_ms = quiet_seam(dataset, after_ms=GEN.start_ms + SEAM_AFTER_MINUTES * 60_000)
-    before, after = split_by_arrival(dataset, seam_ms)
+    seam_ms = drill.quiet_seam(dataset, after_ms=GEN.start_ms + SEAM_AFTER_MINUTES * 60_000)
+    before, after = drill.split_by_arrival(dataset, seam_ms)
     rule_set = rules.load(settings.rules_file)
     model = Model(dataset, rule_set)
     silver_before = set(Model(before, rule_set).tables[tables.ORDER_EVENTS.name])
-    expected = {spec.name: len(model.tables[spec.name]) for spec in tables.ALL}
+    expected = expected_counts(model)
     app_rest = application.rest_url()
     assert app_rest != settings.flink_rest, "the application cluster must not take the session cluster's port"
 
@@ -70,12 +62,7 @@ def test_an_application_cluster_stops_with_a_savepoint_and_a_new_one_restores_it
         first_job = flink_cluster.list_jobs(app)[0]["id"]
         # The session cluster runs nothing of this test: the job is the application cluster's.
         assert not [j for j in flink_cluster.list_jobs(settings) if j["name"] == settings.job_name]
-        wait_until(
-            lambda: silver_before <= set(key_set(settings, tables.ORDER_EVENTS)),
-            timeout=600,
-            what="the events before the seam in silver",
-            run=run,
-        )
+        drill.wait_for_silver(run, settings, silver_before, timeout=600)
         stopped = run.cli("app", "stop", settings=settings)
         assert stopped.returncode == 0, stopped.stdout[-3000:] + stopped.stderr[-3000:]
         savepoint = stopped.stdout.strip().rsplit(" ", 1)[-1]
@@ -98,7 +85,7 @@ def test_an_application_cluster_stops_with_a_savepoint_and_a_new_one_restores_it
         assert second_job != first_job
         restored = _rest_json(f"{app_rest}/jobs/{second_job}/checkpoints")["latest"]["restored"]
         assert restored and restored["external_path"].rstrip("/") == savepoint.rstrip("/"), restored
-        wait_until(lambda: counts_reached(settings, expected), timeout=600, what="every table", run=run, fail=False)
+        drill.wait_for_tables(run, settings, expected, timeout=600, fail=False)
         timings["complete"] = time.monotonic() - started
         job = flink_cluster.job_details(app, second_job)
         assert job["state"] == "RUNNING" and {v["parallelism"] for v in job["vertices"]} == {PARALLELISM}
@@ -107,13 +94,10 @@ def test_an_application_cluster_stops_with_a_savepoint_and_a_new_one_restores_it
     code, report = application.status()
     assert code == 3, report
 
-    problems = []
-    for spec in tables.ALL:
-        rows = read_rows(storage.table_uri(settings, spec), spec, storage_options=settings.storage_options())
-        problems += diff(spec, rows, model.tables[spec.name])
-    print(
-        f"application mode: {produced:,} events produced, {len(silver_before):,} silver rows before the seam, "
-        f"savepoint {savepoint}; timings (s) { {k: round(v) for k, v in timings.items()} }; "
-        f"tables {counts(settings)} (model {expected})"
+    assert_tables_equal_model(
+        settings,
+        model,
+        summary=f"application mode: {produced:,} events produced, {len(silver_before):,} silver rows before the "
+        f"seam, savepoint {savepoint}; timings (s) { {k: round(v) for k, v in timings.items()} }; "
+        f"tables {drill.counts(settings)} (model {expected})",
     )
-    assert not problems, "\n".join(problems)

@@ -27,16 +27,16 @@ import json
 import re
 import threading
 import time
-import uuid
 
 import pytest
 
-from lakehouse import config, rules
+from lakehouse import rules
 from lakehouse.lake import storage, tables
 from lakehouse.pipeline import flink_cluster
 from lakehouse.sources import backoffice, cdc, generator, order_events, producer
 from tests.compare import diff
 from tests.integration import cdc_support as support
+from tests.integration.stack_support import unique_settings
 from tests.reference import Model
 
 pytestmark = [pytest.mark.integration, pytest.mark.cdc]
@@ -65,14 +65,8 @@ def cdc_services(local_stack):
 
 @pytest.fixture(scope="module")
 def run(cdc_services):
-    run_id = uuid.uuid4().hex[:8]
-    settings = config.load(
-        "local",
-        topic_prefix=f"cdc{run_id}-",
-        table_root=f"s3://lakehouse/cdc-{run_id}/tables",
-        job_name=f"cdc-{run_id}",
-        dimension_source_options="scan.watermark.idle-timeout=10 min",
-    )
+    settings = unique_settings("cdc", dimension_source_options="scan.watermark.idle-timeout=10 min")
+    run_id = settings.job_name.removeprefix("cdc-")
     cdc_settings = cdc.load_settings(postgres_db=f"cdc_{run_id}", slot=f"lakehouse_{run_id}", connector=f"cdc-{run_id}")
     _sweep_earlier_runs(cdc_settings)
     migrated = support.service("postgres", "migrate", POSTGRES_DB=cdc_settings.postgres_db)

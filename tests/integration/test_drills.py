@@ -26,13 +26,12 @@ from tests.compare import diff, read_rows
 from tests.integration.drill_support import (
     DrillRun,
     counts,
-    counts_reached,
     event_ids,
-    key_set,
     quiet_seam,
     split_by_arrival,
     submitted_job_id,
-    wait_until,
+    wait_for_silver,
+    wait_for_tables,
 )
 from tests.reference import Model, ts
 
@@ -63,12 +62,7 @@ def test_compatible_fix_restores_from_a_savepoint_with_no_gap_and_no_duplicate(l
     try:
         job_id = _submit_buggy(run, buggy_code)
         produced = run.produce(before)
-        wait_until(
-            lambda: silver_before <= set(key_set(run.settings, tables.ORDER_EVENTS)),
-            timeout=180,
-            what="the events before the seam in silver",
-            run=run,
-        )
+        wait_for_silver(run, run.settings, silver_before, timeout=180)
         # The job's sinks commit the savepoint's files when it completes; the restored job finds
         # them committed (their transaction ids are in the log) and commits them no second time.
         savepoint, recorded = fingerprint.stop_with_savepoint(run.settings, job_id)
@@ -81,7 +75,7 @@ def test_compatible_fix_restores_from_a_savepoint_with_no_gap_and_no_duplicate(l
         job_id = submitted_job_id(submitted.stdout)
         produced += run.produce(after)
         _progress(timings, "restored", started)
-        wait_until(lambda: counts_reached(run.settings, expected), timeout=180, what="every table", run=run, fail=False)
+        wait_for_tables(run, run.settings, expected, timeout=180, fail=False)
         _progress(timings, "complete", started)
         print(f"counts {counts(run.settings)}, expected {expected}", flush=True)
     finally:
@@ -146,7 +140,7 @@ def test_incompatible_fix_is_refused_before_restore_then_replayed_and_readers_sw
     try:
         job_id = _submit_buggy(run, buggy_code)
         produced = run.produce(dataset)
-        wait_until(lambda: counts_reached(buggy, expected), timeout=240, what="the buggy job's tables", run=run)
+        wait_for_tables(run, buggy, expected, timeout=240, what="the buggy job's tables")
         _progress(timings, "buggy job complete", started)
         savepoint, recorded = fingerprint.stop_with_savepoint(buggy, job_id)
         assert recorded
@@ -173,7 +167,7 @@ def test_incompatible_fix_is_refused_before_restore_then_replayed_and_readers_sw
         replay_id = submitted_job_id(replayed.stdout)
         run.prepare_tables(replay)
         assert catalog.resolve(run.settings, tables.METRICS_5M) == storage.table_uri(buggy, tables.METRICS_5M)
-        wait_until(lambda: counts_reached(replay, expected), timeout=180, what="the replayed tables", run=run)
+        wait_for_tables(run, replay, expected, timeout=180, what="the replayed tables")
         _progress(timings, "replay complete", started)
         assert flink_cluster.job_state(run.settings, replay_id) == "RUNNING"
         switched = run.cli("switch", "v2", settings=run.settings)

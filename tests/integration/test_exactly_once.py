@@ -20,11 +20,11 @@ import pytest
 
 from bench.memory import descendants
 from lakehouse import rules
-from lakehouse.lake import storage, tables
+from lakehouse.lake import storage
 from lakehouse.pipeline import flink_cluster
 from lakehouse.sources import generator, producer
-from tests.compare import diff, read_rows
 from tests.integration.drill_support import DrillRun
+from tests.integration.stack_support import assert_tables_equal_model, expected_counts, produce_paced, row_counts
 from tests.reference import Model
 
 pytestmark = pytest.mark.integration
@@ -114,14 +114,7 @@ def test_every_event_and_window_lands_once_across_kills_and_a_savepoint_restore(
 
     def produce() -> None:
         try:
-            producer.produce(
-                dataset,
-                bootstrap=settings.kafka_bootstrap,
-                prefix=settings.topic_prefix,
-                events_per_second=PRODUCE_RATE,
-                log=lambda _m: None,
-                progress_seconds=3600,
-            )
+            produce_paced(settings, dataset, events_per_second=PRODUCE_RATE)
         except BaseException as error:  # noqa: BLE001
             failures.append(error)
 
@@ -132,7 +125,7 @@ def test_every_event_and_window_lands_once_across_kills_and_a_savepoint_restore(
     chaos = random.Random(int(run, 16))
     kill_times = sorted(chaos.uniform(10, 60) for _ in range(KILLS))
     killed_at = []
-    expected = {spec.name: len(model.tables[spec.name]) for spec in tables.ALL}
+    expected = expected_counts(model)
     try:
         for at in kill_times:
             time.sleep(max(0.0, at - (time.monotonic() - started)))
@@ -150,24 +143,16 @@ def test_every_event_and_window_lands_once_across_kills_and_a_savepoint_restore(
         deadline = time.monotonic() + DEADLINE_SECONDS
         while time.monotonic() < deadline and not failures and counts != expected:
             time.sleep(5)
-            counts = {spec.name: _count(settings, spec) for spec in tables.ALL}
+            counts = row_counts(settings)
     finally:
         if flink_cluster.job_state(settings, job_id) == "RUNNING":
             flink_cluster.cancel(settings, job_id)
         producing.join(timeout=300)
     assert not failures, failures
 
-    problems = []
-    for spec in tables.ALL:
-        rows = read_rows(storage.table_uri(settings, spec), spec, storage_options=settings.storage_options())
-        problems += diff(spec, rows, model.tables[spec.name])
-    print(
-        f"killed TaskManagers {killed} at {killed_at} s (planned {[round(t) for t in kill_times]}), "
-        f"restored from {savepoint}; "
-        f"checked {order_events:,} order events: {counts}"
+    assert_tables_equal_model(
+        settings,
+        model,
+        summary=f"killed TaskManagers {killed} at {killed_at} s (planned {[round(t) for t in kill_times]}), "
+        f"restored from {savepoint}; checked {order_events:,} order events: {counts}",
     )
-    assert not problems, "\n".join(problems)
-
-
-def _count(settings, spec) -> int:
-    return len(read_rows(storage.table_uri(settings, spec), spec, storage_options=settings.storage_options()))

@@ -10,16 +10,14 @@ orders), and the job never restarted: it runs with Flink's restart strategy off.
 
 from __future__ import annotations
 
-import math
-
 import pytest
 
-from lakehouse import config, rules
+from lakehouse import rules
 from lakehouse.lake import storage, tables
 from lakehouse.pipeline import embedded
 from lakehouse.sources import generator
 from tests import fuzz_cdc
-from tests.compare import diff, read_rows
+from tests.compare import diff, non_finite, read_rows
 from tests.reference import Model
 from tests.reference_cdc import read_change
 
@@ -31,13 +29,8 @@ GEN = generator.GeneratorConfig(seed=SEED, minutes=12, orders_per_second=2.0)
 
 
 @pytest.fixture(scope="module")
-def scenario(tmp_path_factory):
-    settings = config.load(
-        "embedded",
-        data_dir=tmp_path_factory.mktemp("hostile-cdc"),
-        checkpoint_interval_ms=2000,
-        flink_options="restart-strategy.type=none",
-    )
+def scenario(no_restart_settings):
+    settings = no_restart_settings("hostile-cdc")
     dataset, hostile = fuzz_cdc.interleave(generator.generate(GEN), seed=SEED, count=HOSTILE)
     generator.write(dataset, settings.input_dir)
     model = Model(dataset, rules.load(settings.rules_file))
@@ -88,11 +81,5 @@ def test_every_rejected_change_is_one_quarantine_row_with_its_reason(scenario):
 
 def test_no_table_holds_a_non_finite_number(scenario):
     _, _, _, actual = scenario
-    bad = [
-        (name, column, value)
-        for name, rows in actual.items()
-        for row in rows
-        for column, value in row.items()
-        if isinstance(value, float) and not math.isfinite(value)
-    ]
+    bad = non_finite(actual)
     assert not bad, bad[:5]

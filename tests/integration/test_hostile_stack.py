@@ -14,7 +14,6 @@ same record_id, records without a value included (their key is their Kafka posit
 
 from __future__ import annotations
 
-import math
 import random
 
 import pytest
@@ -25,8 +24,9 @@ from lakehouse.pipeline import flink_cluster
 from lakehouse.sources import generator, producer
 from lakehouse.sources.generator import Record
 from tests import fuzz_orders
-from tests.compare import diff, read_rows
-from tests.integration.drill_support import DrillRun, counts, counts_reached, submitted_job_id, wait_until
+from tests.compare import diff, non_finite, read_rows
+from tests.integration.drill_support import DrillRun, counts, submitted_job_id, wait_for_tables, wait_until
+from tests.integration.stack_support import expected_counts, produce_paced
 from tests.reference import Model
 from tests.reference_contract import check
 
@@ -91,13 +91,10 @@ def scenario(local_stack):
     try:
         job_id = flink_cluster.submit(settings, env=drill.env())
         flink_cluster.wait_all_tasks_running(settings, job_id, timeout=300)
-        published = producer.produce(
+        published = produce_paced(
+            settings,
             fuzzed,
-            bootstrap=settings.kafka_bootstrap,
-            prefix=settings.topic_prefix,
             events_per_second=PRODUCE_RATE,
-            log=lambda _m: None,
-            progress_seconds=3600,
             on_delivered=lambda record, position: positions.__setitem__(id(record), position),
         )
         assert published == len(positions) == sum(len(s) for s in fuzzed.streams().values())
@@ -121,12 +118,13 @@ def scenario(local_stack):
             order_positions=lambda record: positions[id(record)],
             max_record_bytes=MAX_RECORD_BYTES,
         )
-        expected = {spec.name: len(model.tables[spec.name]) for spec in tables.ALL}
-        reached = wait_until(
-            lambda: counts_reached(settings, expected),
+        expected = expected_counts(model)
+        reached = wait_for_tables(
+            drill,
+            settings,
+            expected,
             timeout=900,
             what=f"every table to reach the reference model's row counts {expected}",
-            run=drill,
             fail=False,
         )
         state, restarts = flink_cluster.job_state(settings, job_id), flink_cluster.restarts(settings, job_id)
@@ -223,13 +221,7 @@ def test_records_without_a_value_are_quarantined_once_each_with_their_kafka_posi
 
 
 def test_no_table_holds_a_non_finite_number(scenario):
-    bad = [
-        (name, column, value)
-        for name, rows in scenario["actual"].items()
-        for row in rows
-        for column, value in row.items()
-        if isinstance(value, float) and not math.isfinite(value)
-    ]
+    bad = non_finite(scenario["actual"])
     assert not bad, bad[:5]
 
 

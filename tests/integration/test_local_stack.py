@@ -8,19 +8,15 @@ other's data. The tables must reach the reference model's content exactly once p
 from __future__ import annotations
 
 import os
-import time
-import uuid
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from lakehouse import config, rules
+from lakehouse import rules
 from lakehouse.lake import storage, tables
 from lakehouse.pipeline import flink_cluster
 from lakehouse.sources import generator, producer
-from tests.compare import diff, read_rows
+from tests.integration import stack_support as stack
 from tests.reference import Model
 
 pytestmark = pytest.mark.integration
@@ -32,13 +28,7 @@ DEADLINE_SECONDS = 420
 
 @pytest.fixture(scope="module")
 def run_settings(local_stack):
-    run = uuid.uuid4().hex[:8]
-    return config.load(
-        "local",
-        topic_prefix=f"it{run}-",
-        table_root=f"s3://lakehouse/it-{run}/tables",
-        job_name=f"it-{run}",
-    )
+    return stack.unique_settings("it")
 
 
 @pytest.fixture(scope="module")
@@ -55,22 +45,9 @@ def pipeline_on_stack(run_settings):
         dataset, bootstrap=settings.kafka_bootstrap, prefix=settings.topic_prefix, log=lambda _m: None
     )
     job_id = flink_cluster.submit(settings)  # hands the job every setting (config.job_environment)
-    expected = {spec.name: len(model.tables[spec.name]) for spec in tables.ALL}
-    counts: dict[str, int] = {}
-    deadline = time.monotonic() + DEADLINE_SECONDS
+    expected = stack.expected_counts(model)
     try:
-        while time.monotonic() < deadline:
-            counts = {
-                spec.name: len(
-                    read_rows(storage.table_uri(settings, spec), spec, storage_options=settings.storage_options())
-                )
-                for spec in tables.ALL
-            }
-            if counts == expected:
-                break
-            state = flink_cluster.job_state(settings, job_id)
-            assert state == "RUNNING", f"job {job_id} is {state}"
-            time.sleep(5)
+        counts = stack.wait_for_counts(settings, job_id, expected, timeout=DEADLINE_SECONDS)
     finally:
         flink_cluster.cancel(settings, job_id)
     return settings, model, produced, counts, expected
@@ -80,23 +57,14 @@ def test_flink_run_job_writes_the_reference_tables_to_s3_exactly_once(pipeline_o
     settings, model, produced, counts, expected = pipeline_on_stack
     print(f"produced {produced:,} events; table rows {counts}")
     assert expected[tables.LATE_EVENTS.name] > 0, "the input must hold late events for lateness to be checked"
-    problems = []
-    for spec in tables.ALL:
-        rows = read_rows(storage.table_uri(settings, spec), spec, storage_options=settings.storage_options())
-        problems += diff(spec, rows, model.tables[spec.name])
-    assert not problems, "\n".join(problems)
+    stack.assert_tables_equal_model(settings, model)
     assert counts == expected
 
 
 def test_the_reader_identity_can_list_and_read_but_not_write(pipeline_on_stack):
     settings = pipeline_on_stack[0]
-    reader = boto3.client(
-        "s3",
-        endpoint_url=settings.s3_endpoint,
-        aws_access_key_id=os.environ["S3_READER_ACCESS_KEY"],
-        aws_secret_access_key=os.environ["S3_READER_SECRET_KEY"],
-        region_name=settings.s3_region,
-        config=Config(s3={"addressing_style": "path"}),
+    reader = stack.s3_client(
+        settings, access_key=os.environ["S3_READER_ACCESS_KEY"], secret_key=os.environ["S3_READER_SECRET_KEY"]
     )
     prefix = settings.table_root.split("/", 3)[3]
     listed = reader.list_objects_v2(Bucket=settings.s3_bucket, Prefix=prefix + "/gold/order_metrics_1h/_delta_log/")

@@ -26,7 +26,7 @@ from lakehouse.lake import storage, tables
 from lakehouse.pipeline import flink_cluster
 from lakehouse.sources import generator, producer
 from tests.compare import diff, read_rows
-from tests.integration.drill_support import DrillRun, counts, split_by_arrival, wait_until
+from tests.integration.drill_support import DrillRun, counts, split_by_arrival, wait_for_tables, wait_until
 from tests.reference import Model
 
 pytestmark = pytest.mark.integration
@@ -121,11 +121,12 @@ def test_every_table_equals_the_reference_model_after_s3_and_kafka_outages(local
         producing.join(timeout=600)
         assert not producing.is_alive(), "the producer did not finish within 600 s of Kafka's return"
         mark("production done")
-        reached = wait_until(
-            lambda: counts(settings) == expected,
+        reached = wait_for_tables(
+            drill,
+            settings,
+            expected,
             timeout=DEADLINE_SECONDS,
             what=f"every table to reach the reference model's row counts {expected}",
-            run=drill,
             fail=False,
         )
         mark(f"tables {'complete' if reached else 'incomplete'}")

@@ -10,21 +10,25 @@ which that TaskManager cannot run: the test shows that too, so the first result 
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 
 from lakehouse import config, rules
-from lakehouse.lake import storage, tables
 from lakehouse.pipeline import flink_cluster, release
 from lakehouse.sources import generator, producer
-from tests.compare import diff, read_rows
+from tests.integration.drill_support import submitted_job_id
 from tests.integration.isolated_tm import IsolatedTaskManager, taskmanagers
+from tests.integration.stack_support import (
+    assert_tables_equal_model,
+    expected_counts,
+    produce_paced,
+    unique_settings,
+    wait_for_counts,
+)
 from tests.reference import Model
 
 pytestmark = pytest.mark.integration
@@ -36,13 +40,6 @@ REPO = Path(__file__).resolve().parents[2]
 GEN = generator.GeneratorConfig(orders_per_second=4.0)
 DEADLINE_SECONDS = 900
 PRODUCE_RATE = 1_500
-
-
-def _settings() -> config.Settings:
-    run = uuid.uuid4().hex[:8]
-    return config.load(
-        "local", topic_prefix=f"itpkg{run}-", table_root=f"s3://lakehouse/it-pkg-{run}/tables", job_name=f"it-pkg-{run}"
-    )
 
 
 def _submit(settings: config.Settings, *extra: str) -> subprocess.CompletedProcess:
@@ -62,12 +59,6 @@ def _submit(settings: config.Settings, *extra: str) -> subprocess.CompletedProce
     )
 
 
-def _job_id(output: str) -> str:
-    match = re.search(r"job ([0-9a-f]{32})", output)
-    assert match, output[-3000:]
-    return match.group(1)
-
-
 @pytest.fixture(scope="module")
 def isolated(local_stack):
     settings = config.load("local")
@@ -81,7 +72,7 @@ def isolated(local_stack):
 
 @pytest.fixture(scope="module")
 def packaged_run(isolated):
-    settings = _settings()
+    settings = unique_settings("it-pkg")
     dataset = generator.generate(GEN)
     model = Model(dataset, rules.load(settings.rules_file))
     producer.ensure_topics(settings.kafka_bootstrap, settings.topic_prefix)
@@ -89,33 +80,18 @@ def packaged_run(isolated):
     submitted = _submit(settings)
     assert submitted.returncode == 0, submitted.stderr[-3000:]
     submit_seconds = time.monotonic() - started
-    job_id = _job_id(submitted.stdout + submitted.stderr)
+    job_id = submitted_job_id(submitted.stdout + submitted.stderr)
     try:
         flink_cluster.wait_all_tasks_running(settings, job_id, timeout=600)
         assert [tm["id"] for tm in taskmanagers(settings.flink_rest)] == [isolated.resource_id]
-        producer.produce(
-            dataset,
-            bootstrap=settings.kafka_bootstrap,
-            prefix=settings.topic_prefix,
-            events_per_second=PRODUCE_RATE,
-            log=lambda _m: None,
-            progress_seconds=3600,
+        produce_paced(settings, dataset, events_per_second=PRODUCE_RATE)
+        counts = wait_for_counts(
+            settings,
+            job_id,
+            expected_counts(model),
+            timeout=DEADLINE_SECONDS,
+            context=lambda: f":\n{isolated.console()[-3000:]}",
         )
-        expected = {spec.name: len(model.tables[spec.name]) for spec in tables.ALL}
-        counts: dict[str, int] = {}
-        deadline = time.monotonic() + DEADLINE_SECONDS
-        while time.monotonic() < deadline:
-            counts = {
-                spec.name: len(
-                    read_rows(storage.table_uri(settings, spec), spec, storage_options=settings.storage_options())
-                )
-                for spec in tables.ALL
-            }
-            if counts == expected:
-                break
-            state = flink_cluster.job_state(settings, job_id)
-            assert state == "RUNNING", f"job {job_id} is {state}:\n{isolated.console()[-3000:]}"
-            time.sleep(5)
     finally:
         flink_cluster.cancel(settings, job_id)
     print(f"submit with the release took {submit_seconds:.0f}s; table rows {counts}")
@@ -124,19 +100,15 @@ def packaged_run(isolated):
 
 def test_the_isolated_taskmanager_runs_the_packaged_job_and_the_tables_equal_the_model(packaged_run, isolated):
     settings, model, _job_id = packaged_run
-    problems = []
-    for spec in tables.ALL:
-        rows = read_rows(storage.table_uri(settings, spec), spec, storage_options=settings.storage_options())
-        problems += diff(spec, rows, model.tables[spec.name])
-    assert not problems, "\n".join(problems)
+    assert_tables_equal_model(settings, model)
 
 
 def test_without_the_archive_the_isolated_taskmanager_cannot_run_the_job(packaged_run, isolated):
-    settings = _settings()
+    settings = unique_settings("it-pkg")
     producer.ensure_topics(settings.kafka_bootstrap, settings.topic_prefix)
     submitted = _submit(settings, "--no-package")
     assert submitted.returncode == 0, submitted.stderr[-3000:]
-    job_id = _job_id(submitted.stdout + submitted.stderr)
+    job_id = submitted_job_id(submitted.stdout + submitted.stderr)
     try:
         deadline = time.monotonic() + 300
         exceptions = ""

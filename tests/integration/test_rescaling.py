@@ -32,14 +32,8 @@ from lakehouse.lake import storage, tables
 from lakehouse.pipeline import fingerprint, flink_cluster
 from lakehouse.sources import generator, producer
 from tests.compare import diff, read_rows
-from tests.integration.drill_support import (
-    DrillRun,
-    counts,
-    counts_reached,
-    quiet_seam,
-    submitted_job_id,
-    wait_until,
-)
+from tests.integration.drill_support import DrillRun, counts, quiet_seam, submitted_job_id, wait_for_tables, wait_until
+from tests.integration.stack_support import expected_counts
 from tests.reference import Model
 
 pytestmark = pytest.mark.integration
@@ -112,7 +106,7 @@ def test_restores_at_parallelism_1_2_1_with_partitions_added_and_the_tables_equa
     parts = _split(dataset, [first, second])
     rule_set = rules.load(settings.rules_file)
     model = Model(dataset, rule_set)
-    expected = {spec.name: len(model.tables[spec.name]) for spec in tables.ALL}
+    expected = expected_counts(model)
     late_ids = {r.expect["event"]["event_id"] for r in dataset.orders if r.expect.get("late")}
     topic = producer.topic_name(settings.topic_prefix, "order-events")
     partition_of: dict[str, int] = {}
@@ -171,9 +165,7 @@ def test_restores_at_parallelism_1_2_1_with_partitions_added_and_the_tables_equa
                 step_problems = _check_step(settings, so_far, model)
                 problems += [f"after part {step + 1} at parallelism {parallelism}: {p}" for p in step_problems]
             else:
-                wait_until(
-                    lambda: counts_reached(settings, expected), timeout=600, what="every table", run=run, fail=False
-                )
+                wait_for_tables(run, settings, expected, timeout=600, fail=False)
             timings[f"part {step + 1} at p{parallelism}"] = time.monotonic() - started
     finally:
         if job_id is not None:

@@ -27,6 +27,7 @@ from tests.integration.serve_support import (
     serve_process,
     wait_for,
 )
+from tests.serve_rows import metric_row
 
 pytestmark = pytest.mark.integration
 
@@ -38,18 +39,16 @@ CATEGORIES = ("books", "toys")
 def _metric(minute: int, region: str, category: str) -> dict:
     orders = 1 + (minute * 7 + len(region) * 3 + len(category)) % 11
     revenue = round(orders * (20.5 + minute), 2)
-    return {
-        "window_start": T0 + timedelta(minutes=minute),
-        "window_end": T0 + timedelta(minutes=minute + 1),
-        "region": region,
-        "category": category,
-        "order_count": orders,
-        "revenue_eur": revenue,
-        "avg_order_value_eur": revenue / orders,
-        "distinct_customers": orders,
-        "min_amount_eur": 1.0,
-        "max_amount_eur": revenue,
-    }
+    return metric_row(
+        start=T0 + timedelta(minutes=minute),
+        end=T0 + timedelta(minutes=minute + 1),
+        region=region,
+        category=category,
+        orders=orders,
+        revenue=revenue,
+        min_amount=1.0,
+        max_amount=revenue,
+    )
 
 
 METRICS = [_metric(m, r, c) for m in range(10) for r in REGIONS for c in CATEGORIES]
@@ -149,10 +148,8 @@ def test_latest_is_the_newest_window_of_every_region_and_category(served):
     ],
 )
 def test_latest_rejects_an_unknown_or_empty_region_with_a_clear_message(served, query, status, message):
-    code, body = get(served["base"] + "/api/metrics/latest?" + query)
-    assert code == status
-    assert message in json.dumps(body)
-    assert "Traceback" not in json.dumps(body)
+    body = _refused(served, "/api/metrics/latest?" + query, status, message)
+    assert "Traceback" not in body
 
 
 def test_windows_are_the_last_n_minutes_of_data(served):
@@ -203,9 +200,16 @@ def test_history_reads_gold_at_a_pinned_version_and_says_which(served):
     ],
 )
 def test_history_rejects_bad_parameters(served, query, status, message):
-    code, body = get(served["base"] + "/api/history?" + query)
+    _refused(served, "/api/history?" + query, status, message)
+
+
+def _refused(served, path: str, status: int, message: str) -> str:
+    """Assert that ``path`` answers ``status`` with ``message`` in its body; the body as JSON text."""
+    code, body = get(served["base"] + path)
     assert code == status
-    assert message in json.dumps(body)
+    text = json.dumps(body)
+    assert message in text
+    return text
 
 
 def test_openapi_docs_and_the_dashboard_are_served(served):

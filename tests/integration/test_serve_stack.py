@@ -18,7 +18,7 @@ from collections import defaultdict
 import pytest
 
 from jobs import orders_speed
-from lakehouse import config, rules
+from lakehouse import rules
 from lakehouse.lake import storage, tables
 from lakehouse.pipeline import flink_cluster
 from lakehouse.serve import rows as R
@@ -32,6 +32,7 @@ from tests.integration.serve_support import (
     serve_process,
     wait_for,
 )
+from tests.integration.stack_support import unique_settings
 from tests.reference import Model
 
 pytestmark = pytest.mark.integration
@@ -67,14 +68,8 @@ def browser():
 
 @pytest.fixture(scope="module")
 def speed_run(local_stack, redis_server, browser):  # noqa: F811
-    run = uuid.uuid4().hex[:8]
-    settings = config.load(
-        "local",
-        topic_prefix=f"ss{run}-",
-        table_root=f"s3://lakehouse/ss-{run}/tables",
-        job_name=f"ss-{run}",
-        serving_topics=True,
-    )
+    settings = unique_settings("ss", serving_topics=True)
+    run = settings.job_name.removeprefix("ss-")
     dataset = generator.generate(GEN)
     model = Model(dataset, rules.load(settings.rules_file))
     producer.ensure_topics(settings.kafka_bootstrap, settings.topic_prefix)

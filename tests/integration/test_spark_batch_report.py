@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
@@ -25,9 +24,9 @@ from deltalake import DeltaTable
 from bench import spark as spark_extra
 from lakehouse import config, rules
 from lakehouse.lake import storage
-from lakehouse.pipeline import embedded
 from lakehouse.query import batch_report
 from lakehouse.sources import generator
+from tests.integration.stack_support import embedded_on_s3, run_embedded
 from tests.reference import Model
 from tests.reference_reports import compare_ordered as _compare
 from tests.reference_reports import expected_daily_report
@@ -42,14 +41,7 @@ KEY = batch_report.DAILY_REPORT.key
 @pytest.fixture(scope="module")
 def settings(local_stack, tmp_path_factory) -> config.Settings:
     spark_extra.ensure_installed(log=print)
-    run = uuid.uuid4().hex[:8]
-    return config.load(
-        "embedded",
-        data_dir=tmp_path_factory.mktemp("spark-report"),
-        table_root=f"s3://lakehouse/it-spark-report-{run}/tables",
-        checkpoint_interval_ms=200,
-        s3_endpoint=os.environ.get("LAKEHOUSE_S3_ENDPOINT") or os.environ.get("S3_ENDPOINT") or "http://127.0.0.1:8333",
-    )
+    return embedded_on_s3("spark-report", tmp_path_factory.mktemp("spark-report"))
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +51,7 @@ def model(settings) -> Model:
 
 @pytest.fixture(scope="module")
 def latest(settings) -> dict[str, int]:
-    embedded.prepare_input(settings, GEN)
-    inserted = embedded.run_pipeline(settings, poll_seconds=1.0)
+    inserted = run_embedded(settings, GEN)
     assert inserted["silver.orders_enriched"] > 0
     return batch_report.latest_versions(settings)
 

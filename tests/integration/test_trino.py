@@ -15,26 +15,23 @@ from __future__ import annotations
 import json
 import math
 import os
-import uuid
 from collections import defaultdict
 from datetime import timedelta
 from fractions import Fraction
 
-import boto3
 import polars as pl
 import pytest
 import trino
-from botocore.config import Config
 from deltalake import DeltaTable
 
 from lakehouse import config, rules
 from lakehouse.lake import maintenance, storage, tables
-from lakehouse.pipeline import embedded
 from lakehouse.query import batch_report
 from lakehouse.query import trino as lakehouse_trino
 from lakehouse.sources import generator
 from tests import delta_tool
 from tests.compare import diff, read_rows
+from tests.integration.stack_support import assert_tables_equal_model, embedded_on_s3, run_embedded, s3_client
 from tests.reference import Model
 from tests.reference_reports import compare_ordered as _compare
 from tests.reference_reports import expected_daily_report
@@ -48,17 +45,10 @@ STATUSES = ("ORDER_PLACED", "PAYMENT_RECEIVED", "STOCK_RESERVED", "SHIPPED", "DE
 # --- fixtures --------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def settings(local_stack, tmp_path_factory) -> config.Settings:
-    run = uuid.uuid4().hex[:8]
-    return config.load(
-        "embedded",
-        data_dir=tmp_path_factory.mktemp("trino"),
-        table_root=f"s3://lakehouse/it-trino-{run}/tables",
-        # Short checkpoints and commit polls give every table several versions to time-travel to:
-        # the job needs only a few seconds for this input, and a table written only near the end
-        # (the temporal join's output) must still span several part files.
-        checkpoint_interval_ms=200,
-        s3_endpoint=os.environ.get("LAKEHOUSE_S3_ENDPOINT") or os.environ.get("S3_ENDPOINT") or "http://127.0.0.1:8333",
-    )
+    # Short checkpoints and commit polls give every table several versions to time-travel to:
+    # the job needs only a few seconds for this input, and a table written only near the end
+    # (the temporal join's output) must still span several part files.
+    return embedded_on_s3("trino", tmp_path_factory.mktemp("trino"))
 
 
 @pytest.fixture(scope="module")
@@ -68,10 +58,9 @@ def model(settings) -> Model:
 
 @pytest.fixture(scope="module")
 def pipeline(settings) -> dict[str, int]:
-    embedded.prepare_input(settings, GEN)
     # The job's sinks commit at every checkpoint (every 200 ms here): every table gets several
     # versions to time-travel to, the first holding fewer rows than the last.
-    inserted = embedded.run_pipeline(settings, poll_seconds=1.0)
+    inserted = run_embedded(settings, GEN)
     assert inserted["silver.order_events"] > 0
     return inserted
 
@@ -245,11 +234,7 @@ def test_every_report_has_a_reference():
 
 
 def test_tables_on_s3_equal_the_reference_model(settings, model, pipeline):
-    problems = []
-    for spec in tables.ALL:
-        rows = read_rows(storage.table_uri(settings, spec), spec, storage_options=settings.storage_options())
-        problems += diff(spec, rows, model.tables[spec.name])
-    assert not problems, "\n".join(problems)
+    assert_tables_equal_model(settings, model)
 
 
 def test_registering_again_changes_nothing(conn, settings):
@@ -337,13 +322,8 @@ def test_trino_cannot_write_to_s3(conn, settings):
     with pytest.raises(trino.exceptions.TrinoQueryError):
         lakehouse_trino.query(conn, "create table gold.trino_write_probe as select 1 as a")
     bucket, prefix = settings.tables_uri().removeprefix("s3://").split("/", 1)
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=settings.s3_endpoint,
-        aws_access_key_id=os.environ["S3_WRITER_ACCESS_KEY"],
-        aws_secret_access_key=os.environ["S3_WRITER_SECRET_KEY"],
-        region_name=settings.s3_region,
-        config=Config(s3={"addressing_style": "path"}),
+    s3 = s3_client(
+        settings, access_key=os.environ["S3_WRITER_ACCESS_KEY"], secret_key=os.environ["S3_WRITER_SECRET_KEY"]
     )
     listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/gold/")
     assert not [item["Key"] for item in listed.get("Contents", []) if "trino_write_probe" in item["Key"]]

@@ -11,23 +11,20 @@ from lakehouse import config
 from lakehouse.serve import rows as R
 from lakehouse.serve.settings import load as load_serve
 from lakehouse.serve.store import MemoryStore
+from tests.serve_rows import metric_row
 
 
 def _metric(minute: int, region: str = "EU-WEST", category: str = "books", orders: int = 3, revenue: float = 30.0):
-    start = f"2024-03-01T10:{minute:02d}:00"
-    end = f"2024-03-01T10:{minute + 1:02d}:00"
-    return {
-        "window_start": start,
-        "window_end": end,
-        "region": region,
-        "category": category,
-        "order_count": orders,
-        "revenue_eur": revenue,
-        "avg_order_value_eur": revenue / orders,
-        "distinct_customers": orders,
-        "min_amount_eur": 5.0,
-        "max_amount_eur": 15.0,
-    }
+    return metric_row(
+        start=f"2024-03-01T10:{minute:02d}:00",
+        end=f"2024-03-01T10:{minute + 1:02d}:00",
+        region=region,
+        category=category,
+        orders=orders,
+        revenue=revenue,
+        min_amount=5.0,
+        max_amount=15.0,
+    )
 
 
 def _anomaly(minute: int, rule: str = "revenue_spike", region: str = "APAC"):

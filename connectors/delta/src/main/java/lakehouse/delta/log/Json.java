@@ -125,48 +125,40 @@ public final class Json {
 
     private Map<String, Object> object() {
         Map<String, Object> map = new LinkedHashMap<>();
-        pos++;
-        skipSpace();
-        if (peek() == '}') {
-            pos++;
-            return map;
-        }
-        while (true) {
-            skipSpace();
+        elements('}', () -> {
             String key = string();
             skipSpace();
             expect(':');
             skipSpace();
             map.put(key, value());
-            skipSpace();
-            char c = next();
-            if (c == '}') {
-                return map;
-            }
-            if (c != ',') {
-                throw error("expected , or }");
-            }
-        }
+        });
+        return map;
     }
 
     private List<Object> array() {
         List<Object> list = new ArrayList<>();
+        elements(']', () -> list.add(value()));
+        return list;
+    }
+
+    /** The comma-separated elements after an opening bracket, up to and including {@code close}. */
+    private void elements(char close, Runnable element) {
         pos++;
         skipSpace();
-        if (peek() == ']') {
+        if (peek() == close) {
             pos++;
-            return list;
+            return;
         }
         while (true) {
             skipSpace();
-            list.add(value());
+            element.run();
             skipSpace();
             char c = next();
-            if (c == ']') {
-                return list;
+            if (c == close) {
+                return;
             }
             if (c != ',') {
-                throw error("expected , or ]");
+                throw error("expected , or " + close);
             }
         }
     }

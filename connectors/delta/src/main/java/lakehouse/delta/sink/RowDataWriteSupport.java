@@ -23,17 +23,27 @@ import org.apache.parquet.schema.Types;
  * days. Partition columns are not in the file (Delta keeps them in the path and the add action).
  */
 final class RowDataWriteSupport extends WriteSupport<RowData> {
-    private final RowType rowType;
+    /** Adds the value at one position of a row to the current Parquet field. */
+    private interface FieldWriter {
+        void write(RowData row, int pos);
+    }
+
     private final int[] fields; // positions in the row of the columns the file holds
+    private final String[] names; // their column names
+    private final FieldWriter[] writers; // and how each is written, chosen once from its type
     private final MessageType schema;
     private RecordConsumer consumer;
 
     RowDataWriteSupport(RowType rowType, int[] fields) {
-        this.rowType = rowType;
         this.fields = fields;
+        this.names = new String[fields.length];
+        this.writers = new FieldWriter[fields.length];
         Types.MessageTypeBuilder builder = Types.buildMessage();
-        for (int f : fields) {
-            builder.addField(parquetType(rowType.getFieldNames().get(f), rowType.getTypeAt(f)));
+        for (int i = 0; i < fields.length; i++) {
+            names[i] = rowType.getFieldNames().get(fields[i]);
+            LogicalType type = rowType.getTypeAt(fields[i]);
+            builder.addField(parquetType(names[i], type)); // refuses an unsupported type
+            writers[i] = writer(type);
         }
         this.schema = builder.named("flink_schema");
     }
@@ -90,45 +100,41 @@ final class RowDataWriteSupport extends WriteSupport<RowData> {
     public void write(RowData row) {
         consumer.startMessage();
         for (int i = 0; i < fields.length; i++) {
-            int f = fields[i];
-            if (row.isNullAt(f)) {
+            if (row.isNullAt(fields[i])) {
                 continue;
             }
-            String name = rowType.getFieldNames().get(f);
-            consumer.startField(name, i);
-            switch (rowType.getTypeAt(f).getTypeRoot()) {
-                case CHAR:
-                case VARCHAR:
-                    consumer.addBinary(Binary.fromReusedByteArray(row.getString(f).toBytes()));
-                    break;
-                case BOOLEAN:
-                    consumer.addBoolean(row.getBoolean(f));
-                    break;
-                case TINYINT:
-                    consumer.addInteger(row.getByte(f));
-                    break;
-                case SMALLINT:
-                    consumer.addInteger(row.getShort(f));
-                    break;
-                case INTEGER:
-                case DATE:
-                    consumer.addInteger(row.getInt(f));
-                    break;
-                case BIGINT:
-                    consumer.addLong(row.getLong(f));
-                    break;
-                case FLOAT:
-                    consumer.addFloat(row.getFloat(f));
-                    break;
-                case DOUBLE:
-                    consumer.addDouble(row.getDouble(f));
-                    break;
-                default: // timestamps
-                    consumer.addLong(micros(row.getTimestamp(f, precision(rowType.getTypeAt(f)))));
-            }
-            consumer.endField(name, i);
+            consumer.startField(names[i], i);
+            writers[i].write(row, fields[i]);
+            consumer.endField(names[i], i);
         }
         consumer.endMessage();
+    }
+
+    /** The writer of a column of a type {@link #parquetType} accepts (in the Parquet type it gives). */
+    private FieldWriter writer(LogicalType type) {
+        switch (type.getTypeRoot()) {
+            case CHAR:
+            case VARCHAR:
+                return (row, f) -> consumer.addBinary(Binary.fromReusedByteArray(row.getString(f).toBytes()));
+            case BOOLEAN:
+                return (row, f) -> consumer.addBoolean(row.getBoolean(f));
+            case TINYINT:
+                return (row, f) -> consumer.addInteger(row.getByte(f));
+            case SMALLINT:
+                return (row, f) -> consumer.addInteger(row.getShort(f));
+            case INTEGER:
+            case DATE:
+                return (row, f) -> consumer.addInteger(row.getInt(f));
+            case BIGINT:
+                return (row, f) -> consumer.addLong(row.getLong(f));
+            case FLOAT:
+                return (row, f) -> consumer.addFloat(row.getFloat(f));
+            case DOUBLE:
+                return (row, f) -> consumer.addDouble(row.getDouble(f));
+            default: // timestamps
+                int precision = precision(type);
+                return (row, f) -> consumer.addLong(micros(row.getTimestamp(f, precision)));
+        }
     }
 
     /** A timestamp's precision: it decides how Flink stores it (compact up to 3), so reads must name it. */
