@@ -310,7 +310,10 @@ def test_a_client_that_stops_reading_is_dropped_and_never_holds_back_the_others(
             f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
         )
         assert stalled.recv(4096).startswith(b"HTTP/1.1 101")
-        with connect(base.replace("http", "ws") + "/ws", open_timeout=10) as live:
+        # The live page reads whatever arrives (no cap on the frames its library buffers): with the
+        # library's default of 16, the server's pushes could back up behind this thread while it
+        # produced below, and the 4-message queue dropped the live client too.
+        with connect(base.replace("http", "ws") + "/ws", open_timeout=10, max_queue=None) as live:
             live.recv(timeout=10)  # the snapshot
             batches = 40  # about 13 MB of pushes: more than the stalled socket's buffers hold
             rows = [_metric(100 + i, r, f"c{c:03d}") for i in range(batches) for r in REGIONS for c in range(330)]
