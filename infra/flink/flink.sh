@@ -323,9 +323,36 @@ tm_names() { # running TaskManager service names, oldest index first
 # Launch TaskManager number N with a resource id that is unique per start, so
 # that waiting for "it registered" cannot be fooled by a dead predecessor the
 # JobManager still lists. Sets TM_RID.
+# The RPC port of the next TaskManager: the range's next free port after the one handed out last,
+# so a TaskManager started right after one was killed never takes over its address. (Flink alone
+# takes the range's first free port; the JobManager's RPC layer can then keep treating the new
+# TaskManager as the dead one, and it never registers: seen after two kills in a row.)
+next_tm_port() {
+  local range=$FLINK_TM_RPC_PORTS last_file=$RUN_DIR/flink-taskmanager.last-port lo hi last n i p
+  if [[ ! $range =~ ^([0-9]+)-([0-9]+)$ ]]; then
+    printf '%s\n' "$range" # one port, or 0 (any free port)
+    return 0
+  fi
+  lo=${BASH_REMATCH[1]} hi=${BASH_REMATCH[2]} n=$((hi - lo + 1))
+  last=$(cat "$last_file" 2>/dev/null || true)
+  [[ $last =~ ^[0-9]+$ ]] && ((last >= lo && last <= hi)) || last=$hi
+  for ((i = 1; i <= n; i++)); do
+    p=$((lo + (last - lo + i) % n))
+    if ! port_open "$LAKEHOUSE_BIND_HOST" "$p"; then
+      printf '%s\n' "$p" >"$last_file"
+      printf '%s\n' "$p"
+      return 0
+    fi
+  done
+  die "no free TaskManager RPC port in $range (FLINK_TM_RPC_PORTS in infra/stack.env)"
+}
+
 launch_tm() { # N
+  local port
+  port=$(next_tm_port)
   TM_RID=lakehouse-tm-$1-$(date +%s)
-  start_bg "$TM_PREFIX$1" "$FLINK_HOME_DIR/bin/taskmanager.sh" start-foreground -D "taskmanager.resource-id=$TM_RID"
+  start_bg "$TM_PREFIX$1" "$FLINK_HOME_DIR/bin/taskmanager.sh" start-foreground \
+    -D "taskmanager.resource-id=$TM_RID" -D "taskmanager.rpc.port=$port"
 }
 
 wait_tm() { # N RESOURCE_ID

@@ -98,6 +98,13 @@ def _start_taskmanager() -> None:
     assert started.returncode == 0, started.stderr[-2000:]
 
 
+def _ensure_a_taskmanager() -> None:
+    """Start a TaskManager if none of the stack's runs (flink.sh start does nothing otherwise)."""
+    subprocess.run(
+        [str(FLINK), "start"], capture_output=True, text=True, timeout=240, env=flink_cluster.clean_environment()
+    )
+
+
 def test_every_event_and_window_lands_once_across_kills_and_a_savepoint_restore(local_stack):
     drill = DrillRun.create("eo")  # isolated topics, tables and job name on the shared stack
     settings, env = drill.settings, drill.env()
@@ -148,6 +155,7 @@ def test_every_event_and_window_lands_once_across_kills_and_a_savepoint_restore(
         if flink_cluster.job_state(settings, job_id) == "RUNNING":
             flink_cluster.cancel(settings, job_id)
         producing.join(timeout=300)
+        _ensure_a_taskmanager()  # a failure here must not leave the next stack tests without slots
     assert not failures, failures
 
     assert_tables_equal_model(
