@@ -87,16 +87,19 @@ def parse_variant(text: str) -> dict[str, float | str]:
     "order_source_options=scan.watermark.emit.strategy=on-event;properties.fetch.min.bytes=".
     ``dimension_source_options`` does the same for the customers and products sources, and
     ``flink_options`` sets Flink configuration for the job (LAKEHOUSE_FLINK_OPTIONS), e.g.
-    "flink_options=state.storage.fs.memory-threshold=1mb".
+    "flink_options=state.storage.fs.memory-threshold=1mb". ``sink`` runs the variant's throughput
+    run into another sink than Delta: ``sink=blackhole`` compares plan settings on the ceiling.
     """
     numbers = {"checkpoint_interval_ms"}
-    words = {"state_backend", "order_source_options", "dimension_source_options", "flink_options"}
+    words = {"state_backend", "order_source_options", "dimension_source_options", "flink_options", "sink"}
     values: dict[str, float | str] = {}
     for item in text.split(","):
         key, _, value = (part.strip() for part in item.partition("="))
         if key in numbers:
             values[key] = float(value)
         elif key in words:
+            if key == "sink" and value not in stack.SINK_KINDS:
+                raise ValueError(f"unknown sink {value!r} in a variant; expected one of {sorted(stack.SINK_KINDS)}")
             values[key] = value
         else:
             raise ValueError(f"unknown variant setting {key!r}; expected one of {sorted(numbers | words)}")
@@ -118,6 +121,7 @@ def _variant_runs(text: str, mode: dict, args: argparse.Namespace, sampler: Samp
     values = parse_variant(text)
     checkpoint_ms = checkpoint_intervals(values.get("checkpoint_interval_ms", args.checkpoint_interval_ms), mode)
     state_backend = str(values.get("state_backend", ""))
+    sink = str(values.get("sink", "delta"))
     out: dict = {"variant": text}
     # The job reads its source options from the environment `flink run` passes on.
     with (
@@ -125,7 +129,7 @@ def _variant_runs(text: str, mode: dict, args: argparse.Namespace, sampler: Samp
         _environment("LAKEHOUSE_DIMENSION_SOURCE_OPTIONS", str(values.get("dimension_source_options", ""))),
         _environment("LAKEHOUSE_FLINK_OPTIONS", str(values.get("flink_options", ""))),
     ):
-        _variant_measure(out, mode, args, sampler, results, checkpoint_ms, state_backend)
+        _variant_measure(out, mode, args, sampler, results, checkpoint_ms, state_backend, sink)
     return out
 
 
@@ -142,14 +146,16 @@ def _environment(name: str, value: str):
             os.environ[name] = before
 
 
-def _variant_measure(out, mode, args, sampler, results, checkpoint_ms: tuple[int, int], state_backend) -> None:
+def _variant_measure(
+    out, mode, args, sampler, results, checkpoint_ms: tuple[int, int], state_backend, sink: str = "delta"
+) -> None:
     """checkpoint_ms: the intervals of the throughput run and of the freshness run."""
     if results.get("input"):
         data = stack.Input(**results["input"])
         out["throughput"] = stack.throughput_run(
             data,
             parallelism=2,
-            sink_mode="delta",
+            sink_mode=sink,
             checkpoint_interval_ms=checkpoint_ms[0],
             sampler=sampler,
             log=log,

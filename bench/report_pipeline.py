@@ -256,7 +256,10 @@ def variants_section(results: dict) -> list[str]:
         markdown_table(
             [
                 "settings",
+                "sink",
                 "pipeline ev/s",
+                "ev/s after first record",
+                "TaskManager CPU s per 100k events",
                 "e2e ev/s",
                 "silver commits",
                 "rows per commit",
@@ -272,9 +275,13 @@ def variants_section(results: dict) -> list[str]:
 
 
 def _variant_row(name: str, run: dict, fresh: dict) -> list:
+    tm_cpu = (run.get("cpu_seconds") or {}).get("flink-taskmanager")
     return [
         name,
+        run.get("sink"),
         run.get("flink_events_per_second"),
+        run.get("after_first_record_events_per_second"),
+        round(tm_cpu * 100_000 / run["events"], 1) if tm_cpu is not None and run.get("events") else None,
         run.get("e2e_events_per_second"),
         run.get("silver_commits", run.get("silver_merges")),
         run.get("silver_rows_per_commit_mean"),

@@ -95,6 +95,9 @@ def test_a_variant_parses_to_its_settings_and_rejects_unknown_keys():
     assert parse_variant("flink_options=state.storage.fs.memory-threshold=1mb") == {
         "flink_options": "state.storage.fs.memory-threshold=1mb"
     }
+    assert parse_variant("state_backend=hashmap,sink=blackhole") == {"state_backend": "hashmap", "sink": "blackhole"}
+    with pytest.raises(ValueError):  # a sink the throughput run does not know
+        parse_variant("sink=kafka")
     with pytest.raises(ValueError):
         parse_variant("parallelism=4")
     with pytest.raises(ValueError):  # the committer process is gone, and its interval with it
