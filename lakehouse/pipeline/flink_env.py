@@ -15,6 +15,7 @@ from lakehouse.pipeline import packaging
 JAVA_FUNCTIONS = {
     "json_object_fields": "lakehouse.udfs.JsonObjectFields",
     "epoch_millis_or_zero": "lakehouse.udfs.EpochMillisOrZero",
+    "json_long_field": "lakehouse.udfs.JsonLongField",
     "raw_record": "lakehouse.udfs.RawRecord",
     "is_json_object": "lakehouse.udfs.IsJsonObject",
 }

@@ -10,8 +10,10 @@
 -- Event time: ts_ms when it is a plausible epoch-millisecond value, not far ahead of the arrival
 -- time; anything else maps to epoch 0, which never advances the watermark (such rows are
 -- quarantined before any event-time operator). Deterministic, so Kafka can generate the
--- watermark per partition inside the source. epoch_millis_or_zero (udfs/java) names the parsed
--- value once: the same rule as a CASE would parse the payload three times per record.
+-- watermark per partition inside the source. json_long_field (udfs/java) reads ts_ms from the
+-- message's bytes as a stream of tokens (JSON_VALUE decoded the message to a string and parsed
+-- it into a tree first, for every record); epoch_millis_or_zero names the value once: the same
+-- rule as a CASE would read the payload three times per record.
 create temporary table src_order_events (
     message bytes,
     {{position_columns}},
@@ -20,7 +22,7 @@ create temporary table src_order_events (
     proc_time as proctime(),
     event_time as to_timestamp_ltz(
         epoch_millis_or_zero(
-            try_cast(json_value(cast(message as string), '$.ts_ms') as bigint),
+            json_long_field(message, 'ts_ms'),
             arrival_time + interval '{{max_future_skew_hours}}' hour
         ), 3),
     watermark for event_time as event_time - interval '{{watermark_delay_seconds}}' second

@@ -3,12 +3,14 @@
 json_object_fields: the pipeline's contract checks read every order-event field through it, so
 it must say exactly what JSON_VALUE said before it (Python's json module is the reference): the
 same text for every scalar, NULL for JSON null, objects, arrays and missing keys, and "not a JSON
-object" for anything else. epoch_millis_or_zero: the source's rowtime rule.
+object" for anything else. epoch_millis_or_zero and json_long_field: the source's rowtime rule and
+the ts_ms it reads from the message's bytes.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -179,6 +181,87 @@ def test_epoch_millis_or_zero_keeps_only_plausible_times(t_env):
         got = {row[0]: row[1] for row in rows}
     expected = {i: ms if ms is not None and 0 <= ms <= latest_ms else 0 for i, ms in enumerate(cases)}
     assert got == expected
+
+
+LONG_CASES = [
+    *(p.encode() for p in PAYLOADS if p is not None),
+    b'{"ts_ms":1767225600413}',
+    b'{"ts_ms":-5}',
+    b'{"ts_ms":"1767225600413"}',
+    b'{"ts_ms":" 17"}',
+    b'{"ts_ms":"+17"}',
+    b'{"ts_ms":"1.5"}',
+    b'{"ts_ms":1767225600413.5}',
+    b'{"ts_ms":1.7e12}',
+    b'{"ts_ms":9223372036854775807}',
+    b'{"ts_ms":9223372036854775808}',
+    b'{"ts_ms":"-9223372036854775809"}',
+    b'{"ts_ms":true}',
+    b'{"ts_ms":null}',
+    b'{"ts_ms":{"ts_ms":3}}',
+    b'{"nested":{"ts_ms":3}}',
+    b'{"ts_ms":1,"ts_ms":2}',
+    b'{"ts_ms":1,"ts_ms":"x"}',
+    b'{"ts_ms":7} trailing',
+    b'{"ts_ms":7}{"ts_ms":8}',
+    b'{"ts_ms":7,"other":',
+    b'{"ts_ms":NaN}',
+    b'[{"ts_ms":7}]',
+    b"\n\t {\"ts_ms\":7}",
+    '{"note":"é€","ts_ms":8}'.encode(),
+    b"",
+    None,
+]
+
+
+def long_reference(value: bytes | None, name: str = "ts_ms") -> int | None:
+    """json_long_field's rule, from Python's json module: the first JSON value of the text (what
+    follows is not read), when it is an object, its last ``name`` as an integer within BIGINT, or a
+    string of one (an optional minus and digits)."""
+    if value is None:
+        return None
+    try:
+        text = value.decode("utf-8").lstrip(" \t\r\n")
+
+        def no_constants(word):
+            raise ValueError(word)
+
+        decoder = json.JSONDecoder(
+            parse_int=lambda s: ("int", s), parse_float=lambda s: ("float", s), parse_constant=no_constants
+        )
+        document, _ = decoder.raw_decode(text)
+    except ValueError:
+        return None
+    if not isinstance(document, dict):
+        return None
+    found = document.get(name)
+    if isinstance(found, tuple) and found[0] == "int":
+        digits = found[1]
+    elif isinstance(found, str) and re.fullmatch(r"-?[0-9]+", found):
+        digits = found
+    else:
+        return None
+    number = int(digits)
+    return number if -(2**63) <= number < 2**63 else None
+
+
+def test_json_long_field_reads_ts_ms_from_the_bytes_as_its_reference_does(t_env):
+    from pyflink.table import DataTypes
+
+    rows = t_env.from_elements(
+        [(i, None if v is None else bytearray(v)) for i, v in enumerate(LONG_CASES)],
+        DataTypes.ROW([DataTypes.FIELD("id", DataTypes.INT()), DataTypes.FIELD("v", DataTypes.BYTES())]),
+    )
+    t_env.create_temporary_view("long_values", rows)
+    result = t_env.execute_sql("select id, json_long_field(v, 'ts_ms') from long_values")
+    with result.collect() as collected:
+        got = {row[0]: row[1] for row in collected}
+    expected = {i: long_reference(v) for i, v in enumerate(LONG_CASES)}
+    wrong = [(LONG_CASES[i], got.get(i), expected[i]) for i in expected if got.get(i) != expected[i]]
+    assert not wrong, "\n".join(f"{v!r}: got {g}, expected {e}" for v, g, e in wrong)
+    # The reference must see values, strings and failures, or the comparison proves little.
+    assert sum(e is not None for e in expected.values()) >= 8
+    assert sum(e is None for e in expected.values()) >= 20
 
 
 def test_add_jars_keeps_the_jars_flink_run_has_set(t_env):
