@@ -207,7 +207,7 @@ LONG_CASES = [
     b'{"ts_ms":7,"other":',
     b'{"ts_ms":NaN}',
     b'[{"ts_ms":7}]',
-    b"\n\t {\"ts_ms\":7}",
+    b'\n\t {"ts_ms":7}',
     '{"note":"é€","ts_ms":8}'.encode(),
     b"",
     None,
