@@ -147,7 +147,7 @@ def _environment(name: str, value: str):
 
 
 def _variant_measure(
-    out, mode, args, sampler, results, checkpoint_ms: tuple[int, int], state_backend, sink: str = "delta"
+    out, mode, args, sampler, results, checkpoint_ms: tuple[int, int], state_backend, sink: str
 ) -> None:
     """checkpoint_ms: the intervals of the throughput run and of the freshness run."""
     if results.get("input"):

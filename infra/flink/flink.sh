@@ -320,9 +320,6 @@ tm_names() { # running TaskManager service names, oldest index first
   done | sort -t- -k3 -n
 }
 
-# Launch TaskManager number N with a resource id that is unique per start, so
-# that waiting for "it registered" cannot be fooled by a dead predecessor the
-# JobManager still lists. Sets TM_RID.
 # The RPC port of the next TaskManager: the range's next free port after the one handed out last,
 # so a TaskManager started right after one was killed never takes over its address. (Flink alone
 # takes the range's first free port; the JobManager's RPC layer can then keep treating the new
@@ -347,6 +344,9 @@ next_tm_port() {
   die "no free TaskManager RPC port in $range (FLINK_TM_RPC_PORTS in infra/stack.env)"
 }
 
+# Launch TaskManager number N with a resource id that is unique per start, so
+# that waiting for "it registered" cannot be fooled by a dead predecessor the
+# JobManager still lists. Sets TM_RID.
 launch_tm() { # N
   local port
   port=$(next_tm_port)

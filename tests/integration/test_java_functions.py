@@ -131,17 +131,22 @@ def test_declared_types_turn_a_value_of_another_json_type_into_wrong_type(t_env)
             assert got[i] == (True, expected), payload
 
 
-def test_raw_record_keeps_bytes_that_are_not_utf8_as_base64(t_env):
+def _bytes_view(t_env, name: str, values: list[bytes | None]) -> None:
+    """A temporary view ``name(id INT, v BYTES)``: each value with its position in ``values``."""
     from pyflink.table import DataTypes
 
-    from lakehouse import contract
-
-    values = [b'{"a":1}', "é".encode(), b"\xff\xfe{}", b"", None]
     rows = t_env.from_elements(
         [(i, None if v is None else bytearray(v)) for i, v in enumerate(values)],
         DataTypes.ROW([DataTypes.FIELD("id", DataTypes.INT()), DataTypes.FIELD("v", DataTypes.BYTES())]),
     )
-    t_env.create_temporary_view("raw_values", rows)
+    t_env.create_temporary_view(name, rows)
+
+
+def test_raw_record_keeps_bytes_that_are_not_utf8_as_base64(t_env):
+    from lakehouse import contract
+
+    values = [b'{"a":1}', "é".encode(), b"\xff\xfe{}", b"", None]
+    _bytes_view(t_env, "raw_values", values)
     result = t_env.execute_sql("select b.id, r.* from raw_values as b, lateral table(raw_record(b.v)) as r")
     with result.collect() as collected:
         got = {row[0]: tuple(row[1:]) for row in collected}
@@ -246,13 +251,7 @@ def long_reference(value: bytes | None, name: str = "ts_ms") -> int | None:
 
 
 def test_json_long_field_reads_ts_ms_from_the_bytes_as_its_reference_does(t_env):
-    from pyflink.table import DataTypes
-
-    rows = t_env.from_elements(
-        [(i, None if v is None else bytearray(v)) for i, v in enumerate(LONG_CASES)],
-        DataTypes.ROW([DataTypes.FIELD("id", DataTypes.INT()), DataTypes.FIELD("v", DataTypes.BYTES())]),
-    )
-    t_env.create_temporary_view("long_values", rows)
+    _bytes_view(t_env, "long_values", LONG_CASES)
     result = t_env.execute_sql("select id, json_long_field(v, 'ts_ms') from long_values")
     with result.collect() as collected:
         got = {row[0]: row[1] for row in collected}
