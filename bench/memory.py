@@ -69,6 +69,11 @@ def _cpu_ticks(pid: int) -> int:
         text = (Path("/proc") / str(pid) / "stat").read_text()
     except OSError:
         return 0
+    return stat_ticks(text)
+
+
+def stat_ticks(text: str) -> int:
+    """User + system clock ticks of a /proc stat line (a process's, or a thread's under task/)."""
     # The command name (field 2) may hold spaces: fields after its closing parenthesis.
     rest = text[text.rfind(")") + 2 :].split()
     return int(rest[11]) + int(rest[12])  # utime, stime (fields 14 and 15)

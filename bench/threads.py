@@ -23,6 +23,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from bench.memory import stat_ticks
+
 POLL_SECONDS = 0.5
 
 
@@ -33,12 +35,6 @@ def group_name(comm: str) -> str:
     return re.sub(r"[#\-]?\d+$", "", name.strip()).strip()
 
 
-def cpu_seconds(stat: str, ticks_per_second: int) -> float:
-    """User + system CPU of a /proc/<pid>/task/<tid>/stat line (the name in parentheses may hold spaces)."""
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / ticks_per_second
-
-
 def read_threads(pid: int, ticks_per_second: int) -> dict[str, tuple[str, float]]:
     """tid -> (thread name, CPU seconds so far) for the threads alive now."""
     threads = {}
@@ -46,7 +42,7 @@ def read_threads(pid: int, ticks_per_second: int) -> dict[str, tuple[str, float]
     for tid in os.listdir(task_dir):
         try:
             comm = (task_dir / tid / "comm").read_text().strip()
-            threads[tid] = (comm, cpu_seconds((task_dir / tid / "stat").read_text(), ticks_per_second))
+            threads[tid] = (comm, stat_ticks((task_dir / tid / "stat").read_text()) / ticks_per_second)
         except (OSError, ValueError, IndexError):  # the thread ended between listing and reading
             continue
     return threads

@@ -4,7 +4,7 @@ import os
 import threading
 import time
 
-from bench import threads
+from bench import memory, threads
 
 
 def test_thread_names_group_without_their_numbers_and_subtask():
@@ -16,18 +16,18 @@ def test_thread_names_group_without_their_numbers_and_subtask():
     assert threads.group_name("OverAgg (2/2)") == "OverAgg"
 
 
-def test_cpu_seconds_reads_user_and_system_time_past_a_name_with_spaces_and_parentheses():
+def test_stat_ticks_reads_user_and_system_time_past_a_name_with_spaces_and_parentheses():
     fields = ["S"] + ["0"] * 10 + ["250", "50"] + ["0"] * 10
-    stat = "123 (Source: a (1/2)) " + " ".join(fields)
-    assert threads.cpu_seconds(stat, 100) == 3.0
+    assert memory.stat_ticks("123 (Source: a (1/2)) " + " ".join(fields)) == 300
 
 
-def test_only_cpu_spent_after_a_thread_was_first_seen_counts_and_ended_threads_keep_theirs():
-    first = {"1": ("GC Thread#0", 5.0), "2": ("C2 CompilerThre", 1.0)}
-    last = {"1": ("GC Thread#1", 7.0), "2": ("C2 CompilerThre", 4.0), "3": ("GC Thread#2", 0.5)}
+def test_a_thread_counts_from_its_first_reading_to_its_last_even_after_it_ended():
+    # "3" ended after its last reading: it is no longer in /proc, but its time counts.
+    first = {"1": ("GC Thread#0", 5.0), "2": ("C2 CompilerThre", 1.0), "3": ("GC Thread#1", 0.5)}
+    last = {"1": ("GC Thread#0", 7.0), "2": ("C2 CompilerThre", 4.0), "3": ("GC Thread#1", 1.5)}
     groups = threads.by_group(first, last)
-    assert groups == {"GC Thread": 2.0, "C2 CompilerThre": 3.0}
-    assert threads.report(groups).splitlines()[0] == "total 5.0 CPU s"
+    assert groups == {"GC Thread": 3.0, "C2 CompilerThre": 3.0}
+    assert threads.report(groups).splitlines()[0] == "total 6.0 CPU s"
 
 
 def test_reading_this_process_lists_its_threads_while_one_of_them_is_busy():
