@@ -30,7 +30,8 @@ class DrillRun:
     failures: list[BaseException] = field(default_factory=list)
 
     @classmethod
-    def create(cls, name: str) -> DrillRun:
+    def create(cls, name: str, **overrides: object) -> DrillRun:
+        """Names unique to this run; ``overrides`` are further settings (config.load's keywords)."""
         run = uuid.uuid4().hex[:8]
         settings = config.load(
             "local",
@@ -38,6 +39,7 @@ class DrillRun:
             table_root=f"s3://lakehouse/{name}-{run}/tables",
             job_name=f"{name}-{run}",
             checkpoint_interval_ms=3000,
+            **overrides,
         )
         return cls(settings=settings)
 
