@@ -99,6 +99,13 @@ def cpu_seconds(state_dir: str | None = None) -> dict[str, float]:
     return totals
 
 
+def own_pids(component: str, state_dir: str | None = None) -> list[int]:
+    """The pids of this stack's processes of ``component`` (e.g. "flink-taskmanager")."""
+    state_dir = state_dir or own_state_dir()
+    procs, _children = _process_table()
+    return [pid for pid in procs if classify(line := _cmdline(pid)) == component and is_own(component, line, state_dir)]
+
+
 def cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
     """CPU seconds per component between two `cpu_seconds` readings (a process new since counts whole)."""
     return {name: round(after[name] - before.get(name, 0.0), 2) for name in sorted(after)}

@@ -160,6 +160,7 @@ def _variant_measure(
             sampler=sampler,
             log=log,
             state_backend=state_backend,
+            watch_threads=args.threads,
         )
     if "freshness" in args.phases:
         out["freshness"] = freshness.freshness_run(
@@ -201,6 +202,7 @@ def stack_phase(mode: dict, args: argparse.Namespace, sampler: Sampler, results:
                             checkpoint_interval_ms=checkpoint_intervals(args.checkpoint_interval_ms, mode)[0],
                             sampler=sampler,
                             log=log,
+                            watch_threads=args.threads,
                         )
                     )
         if "freshness" in args.phases:

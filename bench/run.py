@@ -124,6 +124,12 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="also run the p2 pipeline and freshness with other settings, e.g. checkpoint_interval_ms=2000 (repeatable)",
     )
+    parser.add_argument(
+        "--threads",
+        action="store_true",
+        help="throughput runs: also sum the TaskManager's CPU per thread group (JIT, GC, each operator "
+        "chain) into the results file",
+    )
     parser.add_argument("--label", default="", help="a name for this run in bench/results/ (e.g. a tuning change)")
     parser.add_argument("--output", default=str(REPO / "BENCHMARKS.md"), help="Markdown file to (re)write; '' for none")
     args = parser.parse_args(argv)

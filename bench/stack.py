@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import DeltaTable
 
-from bench import memory, stats
+from bench import memory, stats, threads
 from bench.memory import Sampler
 from lakehouse import config, contract
 from lakehouse.config import Settings
@@ -108,6 +108,14 @@ def delta_rows(settings: Settings, spec: tables.TableSpec) -> int:
         return 0
     actions = pa.table(table.get_add_actions(flatten=True))
     return int(pc.sum(actions["num_records"]).as_py() or 0) if actions.num_rows else 0
+
+
+def taskmanager_pid() -> int:
+    """The pid of this stack's one TaskManager."""
+    pids = memory.own_pids("flink-taskmanager")
+    if len(pids) != 1:
+        raise RuntimeError(f"expected one TaskManager of this stack to watch, found {len(pids)} ({pids})")
+    return pids[0]
 
 
 def fresh_taskmanager(*, log: Log) -> float:
@@ -197,8 +205,12 @@ def throughput_run(
     log: Log,
     timeout: float | None = None,
     state_backend: str = "",
+    watch_threads: bool = False,
 ) -> dict:
-    """One run over the produced input (the job as deployed: unbounded); returns its clocks and rates."""
+    """One run over the produced input (the job as deployed: unbounded); returns its clocks and rates.
+
+    ``watch_threads``: also the TaskManager's CPU seconds per thread group over the run
+    (bench/threads.py), under "taskmanager_threads"."""
     name = f"bench-{sink_mode}-p{parallelism}-{uuid.uuid4().hex[:6]}"
     connector, outputs = SINK_KINDS[sink_mode]
     settings = run_settings(
@@ -211,6 +223,7 @@ def throughput_run(
         state_backend=state_backend,
     )
     taskmanager_seconds = fresh_taskmanager(log=log)
+    watch = threads.Watch(taskmanager_pid()).start() if watch_threads else None
     writes = sink_mode == "delta"
     if writes:
         storage.ensure_tables(settings)
@@ -252,6 +265,8 @@ def throughput_run(
         # Before the cancel: the job's Python workers end with it, and their CPU time with them.
         cpu = memory.cpu_used(cpu_before, memory.cpu_seconds())
     finally:
+        if watch:
+            watch.stop()
         if flink_cluster.job_state(settings, job_id) in ("RUNNING", "RESTARTING", "CREATED", "INITIALIZING"):
             flink_cluster.cancel(settings, job_id)
     start_ms = details["start-time"]
@@ -276,6 +291,8 @@ def throughput_run(
         # where the run's work went, whatever else the machine was doing.
         "cpu_seconds": cpu,
     }
+    if watch:
+        result["taskmanager_threads"] = watch.top()
     if "silver_committed" in seconds:
         result.update(
             e2e_seconds=seconds["silver_committed"],

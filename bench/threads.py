@@ -9,7 +9,8 @@ this polls every half second and keeps each thread's first and last reading.
 
 Stops when the process ends or on SIGINT/SIGTERM, then prints (or writes) one line per group:
 seconds, share, name. Example: the TaskManager's threads over one benchmark run (BENCHMARKS.md,
-"Where the TaskManager's CPU goes").
+"Where the TaskManager's CPU goes"); `python -m bench.run --threads` does the same for each of its
+throughput runs (`Watch`) and keeps the table in the results file.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import os
 import re
 import signal
 import sys
-import time
+import threading
 from collections import Counter
 from pathlib import Path
 
@@ -64,14 +65,13 @@ def report(groups: Counter, top: int = 30) -> str:
     return "\n".join(lines) + "\n"
 
 
-def watch(pid: int) -> Counter:
+def watch(pid: int, stop: threading.Event | None = None) -> Counter:
+    """Poll ``pid``'s threads until it ends or ``stop`` is set; CPU seconds per thread group."""
     ticks = os.sysconf("SC_CLK_TCK")
+    stop = stop or threading.Event()
     first: dict[str, tuple[str, float]] = {}
     last: dict[str, tuple[str, float]] = {}
-    stopping = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stopping.append(True))
-    while not stopping and Path(f"/proc/{pid}").exists():
+    while not stop.is_set() and Path(f"/proc/{pid}").exists():
         try:
             now = read_threads(pid, ticks)
         except FileNotFoundError:  # the process ended
@@ -79,8 +79,40 @@ def watch(pid: int) -> Counter:
         for tid, reading in now.items():
             first.setdefault(tid, reading)
         last.update(now)
-        time.sleep(POLL_SECONDS)
+        stop.wait(POLL_SECONDS)
     return by_group(first, last)
+
+
+class Watch:
+    """``watch`` in a daemon thread, from ``start`` to ``stop`` (or a ``with`` block); ``groups`` after it."""
+
+    def __init__(self, pid: int) -> None:
+        self.groups: Counter = Counter()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(pid,), daemon=True, name="thread-cpu-watch")
+
+    def _run(self, pid: int) -> None:
+        self.groups = watch(pid, self._stop)
+
+    def start(self) -> Watch:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop polling (again: no effect) and wait for the last reading."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+
+    def __enter__(self) -> Watch:
+        return self.start()
+
+    def __exit__(self, *_exc) -> None:
+        self.stop()
+
+    def top(self, count: int = 15) -> dict[str, float]:
+        """The ``count`` largest groups, CPU seconds rounded to 0.1 (a results file's form)."""
+        return {name: round(seconds, 1) for name, seconds in self.groups.most_common(count)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,7 +122,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not Path(f"/proc/{args.pid}").exists():
         parser.error(f"no process {args.pid}")
-    text = report(watch(args.pid))
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    text = report(watch(args.pid, stop))
     if args.output:
         args.output.write_text(text)
     else:

@@ -47,3 +47,29 @@ def test_reading_this_process_lists_its_threads_while_one_of_them_is_busy():
         done.set()
         worker.join()
     assert len(names) >= 2
+
+
+def test_a_watch_in_the_background_counts_a_busy_thread_until_stopped():
+    done = threading.Event()
+
+    def spin():
+        while not done.is_set():
+            sum(range(1000))
+
+    worker = threading.Thread(target=spin)
+    with threads.Watch(os.getpid()) as watch:
+        worker.start()
+        time.sleep(1.5)
+        done.set()
+        worker.join()
+    watch.stop()  # a second stop does nothing
+    assert not watch._thread.is_alive()
+    # 1.5 s of spinning: at least a fifth of it on a loaded machine, never more than the wall time
+    # of the watch per busy thread (one spinner, plus this thread and pytest's, mostly asleep).
+    total = sum(watch.groups.values())
+    assert 0.3 <= total <= 3.0, watch.groups
+    assert sum(watch.top(1).values()) <= total + 0.05
+
+
+def test_no_taskmanager_of_another_state_directory_is_taken_for_this_stacks():
+    assert memory.own_pids("flink-taskmanager", state_dir="/nonexistent/lakehouse-state") == []
