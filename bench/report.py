@@ -12,6 +12,7 @@ from bench.report_pipeline import (
     cpu_section,
     engines_section,
     freshness_section,
+    threads_section,
     throughput_section,
     variants_section,
 )
@@ -121,6 +122,7 @@ def render(results: dict) -> str:
     lines += (
         throughput_section(results)
         + cpu_section(results)
+        + threads_section(results)
         + freshness_section(results)
         + engines_section(results)
         + variants_section(results)

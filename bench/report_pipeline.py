@@ -128,6 +128,32 @@ def cpu_section(results: dict) -> list[str]:
     ]
 
 
+def threads_section(results: dict, top: int = 12) -> list[str]:
+    """The TaskManager's CPU per thread group, per run (``bench.run --threads``)."""
+    runs = [r for r in results.get("throughput") or [] if r.get("taskmanager_threads")]
+    if not runs:
+        return []
+    totals: dict[str, float] = {}
+    for run in runs:
+        for name, seconds in run["taskmanager_threads"].items():
+            totals[name] = totals.get(name, 0.0) + seconds
+    groups = sorted(totals, key=totals.get, reverse=True)[:top]
+    rows = [[name, *[run["taskmanager_threads"].get(name, 0.0) for run in runs]] for name in groups]
+    rows.append(["TaskManager, all threads", *[run["cpu_seconds"].get("flink-taskmanager", 0.0) for run in runs]])
+    rows.append(["Flink s (job start to last record)", *[run["flink_seconds"] for run in runs]])
+    return [
+        "### TaskManager CPU seconds per thread group",
+        "",
+        "Each run's TaskManager threads, polled from /proc every 0.5 s from its start to the run's last "
+        "clock and grouped by name as /proc shows it (15 characters: a task thread carries the start of "
+        "its operator chain's name, both subtasks in one group; C1 and C2 are the JIT compilers). "
+        f"The {top} largest groups over all runs.",
+        "",
+        markdown_table(["thread group", *[f"{r['sink']} p{r['parallelism']}" for r in runs]], rows, digits=1),
+        "",
+    ]
+
+
 # The Flink job's own processes, summed for its peak (Kafka and S3 serve both engines alike).
 FLINK_COMPONENTS = ("flink-jobmanager", "flink-taskmanager", "flink-taskmanager python workers")
 SPARK_COMPONENT = "spark peer (driver JVM + python)"

@@ -59,6 +59,26 @@ def test_render_shows_the_ratio_and_the_missed_targets():
     assert "| stack | kafka     |          400 |" in text
 
 
+def test_render_tables_the_taskmanager_threads_of_the_runs_that_watched_them():
+    assert "thread group" not in report.render(RESULTS)
+    watched = {**RESULTS, "throughput": [dict(run) for run in RESULTS["throughput"]]}
+    watched["throughput"][1] |= {
+        "cpu_seconds": {"flink-taskmanager": 30.0},
+        "taskmanager_threads": {"OverAggregate[": 12.5, "C2 CompilerThre": 7.0},
+    }
+    watched["throughput"][2] |= {
+        "cpu_seconds": {"flink-taskmanager": 10.0},
+        "taskmanager_threads": {"C2 CompilerThre": 4.0},
+    }
+    lines = report.render(watched).splitlines()
+    header = next(line for line in lines if line.startswith("| thread group"))
+    assert [c.strip() for c in header.split("|")[2:4]] == ["blackhole p2", "parse-only p2"]
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:4]] for line in lines if "|" in line}
+    assert rows["OverAggregate["] == ["12.5", "0.0"]  # a group a run did not have counts 0
+    assert rows["C2 CompilerThre"] == ["7.0", "4.0"]
+    assert rows["TaskManager, all threads"] == ["30.0", "10.0"]
+
+
 def test_update_file_keeps_notes_around_the_markers(tmp_path):
     path = tmp_path / "BENCHMARKS.md"
     report.update_file(path, "first\n")
