@@ -99,6 +99,22 @@ def cpu_seconds(state_dir: str | None = None) -> dict[str, float]:
     return totals
 
 
+def machine_ticks(stat: str | None = None) -> tuple[int, int]:
+    """(busy, all) clock ticks of every core so far, from /proc/stat's first line: busy is user,
+    nice, system, irq and softirq; idle, iowait and steal (taken by the host) are not (guest time
+    is inside user already). The difference of two readings gives the busy share between them."""
+    fields = [int(v) for v in (stat or Path("/proc/stat").read_text()).splitlines()[0].split()[1:9]]
+    user, nice, system, idle, iowait, irq, softirq, steal = fields + [0] * (8 - len(fields))
+    busy = user + nice + system + irq + softirq
+    return busy, busy + idle + iowait + steal
+
+
+def busy_share(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """The share of all cores' time that was busy between two ``machine_ticks`` readings."""
+    elapsed = after[1] - before[1]
+    return round((after[0] - before[0]) / elapsed, 3) if elapsed else 0.0
+
+
 def own_pids(component: str, state_dir: str | None = None) -> list[int]:
     """The pids of this stack's processes of ``component`` (e.g. "flink-taskmanager")."""
     state_dir = state_dir or own_state_dir()

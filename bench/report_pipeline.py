@@ -141,13 +141,16 @@ def threads_section(results: dict, top: int = 12) -> list[str]:
     rows = [[name, *[run["taskmanager_threads"].get(name, 0.0) for run in runs]] for name in groups]
     rows.append(["TaskManager, all threads", *[run["cpu_seconds"].get("flink-taskmanager", 0.0) for run in runs]])
     rows.append(["Flink s (job start to last record)", *[run["flink_seconds"] for run in runs]])
+    if any("machine_busy_share" in run for run in runs):
+        rows.append(["machine busy, % of all cores", *[100 * run.get("machine_busy_share", 0.0) for run in runs]])
     return [
         "### TaskManager CPU seconds per thread group",
         "",
         "Each run's TaskManager threads, polled from /proc every 0.5 s from its start to the run's last "
         "clock and grouped by name as /proc shows it (15 characters: a task thread carries the start of "
         "its operator chain's name, both subtasks in one group; C1 and C2 are the JIT compilers). "
-        f"The {top} largest groups over all runs.",
+        f"The {top} largest groups over all runs. The machine's busy % counts every process's "
+        "work (/proc/stat) from the submission to the last clock.",
         "",
         markdown_table(["thread group", *[f"{r['sink']} p{r['parallelism']}" for r in runs]], rows, digits=1),
         "",

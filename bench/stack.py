@@ -229,6 +229,7 @@ def throughput_run(
         storage.ensure_tables(settings)
     submit_started = time.monotonic()
     cpu_before = memory.cpu_seconds()
+    machine_before = memory.machine_ticks()
     job_id = flink_cluster.submit(settings)
     submit_seconds = time.monotonic() - submit_started
     log(f"{name}: submitted in {submit_seconds:.1f}s (job {job_id})")
@@ -264,6 +265,7 @@ def throughput_run(
             )
         # Before the cancel: the job's Python workers end with it, and their CPU time with them.
         cpu = memory.cpu_used(cpu_before, memory.cpu_seconds())
+        machine_busy = memory.busy_share(machine_before, memory.machine_ticks())
     finally:
         if watch:
             watch.stop()
@@ -290,6 +292,8 @@ def throughput_run(
         # CPU seconds per service from submission to the last clock (the `flink run` client apart):
         # where the run's work went, whatever else the machine was doing.
         "cpu_seconds": cpu,
+        # The share of all cores busy over the same span, whatever used them (1.0: none idle).
+        "machine_busy_share": machine_busy,
     }
     if watch:
         result["taskmanager_threads"] = watch.top()

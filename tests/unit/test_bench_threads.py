@@ -1,4 +1,5 @@
-"""The thread sampler groups a JVM's threads by name and counts only the CPU spent while it watched."""
+"""The benchmark's CPU readings from /proc: the thread sampler groups a JVM's threads by name and counts
+only the CPU spent while it watched; the machine's busy share counts what a core did for anyone."""
 
 import os
 import threading
@@ -73,3 +74,12 @@ def test_a_watch_in_the_background_counts_a_busy_thread_until_stopped():
 
 def test_no_taskmanager_of_another_state_directory_is_taken_for_this_stacks():
     assert memory.own_pids("flink-taskmanager", state_dir="/nonexistent/lakehouse-state") == []
+
+
+def test_the_machines_busy_share_counts_user_system_and_interrupts_not_idle_iowait_or_steal():
+    # user nice system idle iowait irq softirq steal guest guest_nice
+    before = memory.machine_ticks("cpu  100 0 50 800 30 5 5 10 40 0\ncpu0 ...\n")
+    after = memory.machine_ticks("cpu  400 0 150 900 30 5 5 10 90 0\ncpu0 ...\n")
+    assert before == (160, 1000)
+    assert memory.busy_share(before, after) == 0.8  # 400 busy of 500
+    assert memory.busy_share(before, before) == 0.0
