@@ -206,6 +206,12 @@ conf.update({
     # TaskManager ("OutOfMemoryError: Metaspace", the TaskManager exits).
     "taskmanager.memory.jvm-metaspace.size": e["FLINK_TM_METASPACE"],
     "taskmanager.numberOfTaskSlots": int(e["FLINK_TM_SLOTS"]),
+    # The throughput collector on the TaskManager: 6-29 % less CPU per event than G1 in four of
+    # five alternated 1,000,000-record runs, a tie in the fifth (BENCHMARKS.md, "The TaskManager's
+    # garbage collector"). Its pauses stop every task, for 7 ms typically and 0.4 s at most there,
+    # far inside the 5 s checkpoints and watermark delay. FLINK_TM_JAVA_OPTS replaces it
+    # (e.g. "-XX:+UseG1GC" for G1 again).
+    "env.java.opts.taskmanager": e["FLINK_TM_JAVA_OPTS"],
     # The S3 plugin's upload threads outlive the job that started them and keep its class
     # loader as their context loader; once that job has ended, commons-logging (lib/, from
     # the Parquet closure) asks the closed loader for its config and Flink's leak check

@@ -202,3 +202,8 @@ def test_the_image_and_the_release_archive_hold_the_same_app_tree():
     build = (DEPLOY / "build.sh").read_text()
     listed = re.search(r"git ls-files -z -- ([\w ]+) \|", build).group(1).split()
     assert sorted(listed) == sorted(release.APP_DIRS + release.APP_DATA)
+
+
+def test_the_deployments_taskmanagers_use_the_local_stacks_garbage_collector():
+    configuration = _manifest("flinkdeployment.yaml")["spec"]["flinkConfiguration"]
+    assert configuration["env.java.opts.taskmanager"] == _stack_env()["FLINK_TM_JAVA_OPTS"] == "-XX:+UseParallelGC"
