@@ -2,6 +2,8 @@
 only the CPU spent while it watched; the machine's busy share counts what a core did for anyone."""
 
 import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -50,23 +52,17 @@ def test_reading_this_process_lists_its_threads_while_one_of_them_is_busy():
     assert len(names) >= 2
 
 
-def test_a_watch_in_the_background_counts_a_busy_thread_until_stopped():
-    done = threading.Event()
-
-    def spin():
-        while not done.is_set():
-            sum(range(1000))
-
-    worker = threading.Thread(target=spin)
-    with threads.Watch(os.getpid()) as watch:
-        worker.start()
-        time.sleep(1.5)
-        done.set()
-        worker.join()
-    watch.stop()  # a second stop does nothing
+def test_a_watch_in_the_background_counts_a_busy_process_until_it_ends():
+    # Another process spins: a spinning thread of this one would hold the GIL the watch needs.
+    spin = "import time\nend = time.monotonic() + 1.5\nwhile time.monotonic() < end:\n    pass\n"
+    busy = subprocess.Popen([sys.executable, "-c", spin])
+    with threads.Watch(busy.pid) as watch:
+        busy.wait(timeout=30)
+        watch._thread.join(timeout=10)  # the watch ends with the process
+    watch.stop()  # stopping a watch that ended does nothing
     assert not watch._thread.is_alive()
-    # 1.5 s of spinning: at least a fifth of it on a loaded machine, never more than the wall time
-    # of the watch per busy thread (one spinner, plus this thread and pytest's, mostly asleep).
+    # 1.5 s of spinning, counted from the first reading (the interpreter's start before it is not
+    # spinning): at least a fifth of it on a loaded machine, never more than the process's life.
     total = sum(watch.groups.values())
     assert 0.3 <= total <= 3.0, watch.groups
     assert sum(watch.top(1).values()) <= total + 0.05
