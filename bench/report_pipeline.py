@@ -3,6 +3,8 @@ events, freshness against the targets, the Spark peer beside it, and the tuning 
 
 from __future__ import annotations
 
+from collections import Counter
+
 from bench.stats import markdown_table, mib, ratio
 
 TARGETS = {"e2e_events_per_second": 50_000, "ratio": 0.85, "silver_p99_s": 5.0, "gold_p99_s": 10.0}
@@ -133,11 +135,8 @@ def threads_section(results: dict, top: int = 12) -> list[str]:
     runs = [r for r in results.get("throughput") or [] if r.get("taskmanager_threads")]
     if not runs:
         return []
-    totals: dict[str, float] = {}
-    for run in runs:
-        for name, seconds in run["taskmanager_threads"].items():
-            totals[name] = totals.get(name, 0.0) + seconds
-    groups = sorted(totals, key=totals.get, reverse=True)[:top]
+    totals = sum((Counter(run["taskmanager_threads"]) for run in runs), Counter())
+    groups = [name for name, _seconds in totals.most_common(top)]
     rows = [[name, *[run["taskmanager_threads"].get(name, 0.0) for run in runs]] for name in groups]
     rows.append(["TaskManager, all threads", *[run["cpu_seconds"].get("flink-taskmanager", 0.0) for run in runs]])
     rows.append(["Flink s (job start to last record)", *[run["flink_seconds"] for run in runs]])

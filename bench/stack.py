@@ -230,7 +230,12 @@ def throughput_run(
     submit_started = time.monotonic()
     cpu_before = memory.cpu_seconds()
     machine_before = memory.machine_ticks()
-    job_id = flink_cluster.submit(settings)
+    try:
+        job_id = flink_cluster.submit(settings)
+    except BaseException:
+        if watch:  # no run to watch: the watch would poll this TaskManager until it is replaced
+            watch.stop()
+        raise
     submit_seconds = time.monotonic() - submit_started
     log(f"{name}: submitted in {submit_seconds:.1f}s (job {job_id})")
     progress = _Progress(settings, job_id)

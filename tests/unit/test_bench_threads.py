@@ -45,11 +45,12 @@ def test_reading_this_process_lists_its_threads_while_one_of_them_is_busy():
     try:
         time.sleep(0.3)
         ticks = os.sysconf("SC_CLK_TCK")
-        names = [comm for comm, _ in threads.read_threads(os.getpid(), ticks).values()]
+        readings = threads.read_threads(os.getpid(), ticks)
     finally:
         done.set()
         worker.join()
-    assert len(names) >= 2
+    assert len(readings) >= 2
+    assert str(worker.native_id) in readings  # the busy thread, by its kernel thread id
 
 
 def test_a_watch_in_the_background_counts_a_busy_process_until_it_ends():
