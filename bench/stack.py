@@ -186,12 +186,10 @@ class _Progress:
 
 
 def failure(settings: Settings, job_id: str) -> str:
-    history = flink_cluster.rest(settings, f"/jobs/{job_id}/exceptions").get("exceptionHistory", {})
-    entries = history.get("entries") or []
-    if not entries:
+    found = flink_cluster.failures(settings, job_id)
+    if not found:
         return "no exception recorded"
-    first = entries[-1]
-    causes = [line for line in first["stacktrace"].splitlines() if line.startswith(("Caused by", "java."))]
+    causes = [line for line in found[0]["stacktrace"].splitlines() if line.startswith(("Caused by", "java."))]
     return " | ".join(causes[-2:])[:600]
 
 

@@ -145,6 +145,23 @@ def job_exceptions(settings: Settings, job_id: str) -> str:
     return json.dumps(_rest(settings, f"/jobs/{job_id}/exceptions"))
 
 
+def failures(settings: Settings, job_id: str) -> list[dict]:
+    """The job's failovers, oldest first, as Flink's exception history lists them (the newest
+    ``web.exception-history-size``, 16 by default): each with its ``timestamp`` (ms), the ``task``
+    that failed (None for a global failure), the ``exception`` class and the ``stacktrace`` with
+    its causes."""
+    history = _rest(settings, f"/jobs/{job_id}/exceptions").get("exceptionHistory") or {}
+    return [
+        {
+            "timestamp": entry.get("timestamp"),
+            "task": entry.get("taskName"),
+            "exception": entry.get("exceptionName"),
+            "stacktrace": entry.get("stacktrace") or "",
+        }
+        for entry in reversed(history.get("entries") or [])
+    ]
+
+
 def restarts(settings: Settings, job_id: str, *, timeout: float = 30) -> int:
     """How many times the job has restarted since it was submitted.
 
