@@ -45,6 +45,12 @@ def _memory(results: dict) -> list[str]:
 
 def _verdict(results: dict) -> list[str]:
     lines = []
+    share = (results.get("embedded") or {}).get("first_rows_share")
+    if share is not None:
+        lines.append(
+            f"- `lakehouse run`: first rows committed within a third of its wall time: "
+            f"{'met' if share <= 1 / 3 else 'MISSED'} ({share:.0%})"
+        )
     pipeline = [
         r for r in results.get("throughput") or [] if r["sink"] in PIPELINE_SINKS and r.get("e2e_events_per_second")
     ]
@@ -84,6 +90,13 @@ def _verdict(results: dict) -> list[str]:
     return ["### Targets", "", *lines, ""] if lines else []
 
 
+def _first_rows(embedded: dict) -> str:
+    seconds = embedded.get("first_rows_seconds")  # absent from results before it was measured
+    if seconds is None:
+        return "-"
+    return f"{seconds:.1f} ({embedded['first_rows_share']:.0%})"
+
+
 def render(results: dict) -> str:
     m = results["machine"]
     machine_rows = [[k, v] for k, v in m.items()]
@@ -103,7 +116,14 @@ def render(results: dict) -> str:
             "### Embedded default (`lakehouse run`, mini-cluster, no services)",
             "",
             markdown_table(
-                ["input (event time)", "events", "pipeline s", "events/s", "wall s (with generation, JVM start)"],
+                [
+                    "input (event time)",
+                    "events",
+                    "pipeline s",
+                    "events/s",
+                    "wall s (with generation, JVM start)",
+                    "first rows committed at s (share of wall)",
+                ],
                 [
                     [
                         f"{embedded['minutes_of_event_time']} min",
@@ -111,12 +131,14 @@ def render(results: dict) -> str:
                         embedded["pipeline_seconds"],
                         float(embedded["events_per_second"]),
                         embedded["wall_seconds"],
+                        _first_rows(embedded),
                     ]
                 ],
             ),
             "",
             "events/s is `lakehouse run`'s own figure: events over the pipeline's time (mini-cluster "
-            "start, planning, the job and its commits), not counting input generation.",
+            "start, planning, the job and its commits), not counting input generation. First rows: "
+            "the first Delta commit with rows in any table, seen from the process's start.",
             "",
         ]
     lines += (
