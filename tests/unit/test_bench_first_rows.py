@@ -8,6 +8,7 @@ import time
 from bench import phases, report
 from lakehouse import config
 from lakehouse.lake import storage, tables
+from tests.unit.test_bench_report import RESULTS
 
 EMBEDDED = {
     "minutes_of_event_time": 60,
@@ -51,27 +52,17 @@ def test_a_watch_that_saw_nothing_reports_none(tmp_path):
 
 def test_the_report_gives_the_first_rows_share_and_judges_it_against_a_third():
     early = dict(EMBEDDED, first_rows_seconds=10.8, first_rows_share=0.3)
-    text = report.render({**_results(), "embedded": early})
+    text = report.render({**RESULTS, "embedded": early})
     row = next(line for line in text.splitlines() if line.startswith("| 60 min"))
     assert row.split("|")[-2].strip() == "10.8 (30%)"
     assert "first rows committed within a third of its wall time: met (30%)" in text
     late = dict(EMBEDDED, first_rows_seconds=24.0, first_rows_share=0.667)
-    assert "within a third of its wall time: MISSED (67%)" in report.render({**_results(), "embedded": late})
+    assert "within a third of its wall time: MISSED (67%)" in report.render({**RESULTS, "embedded": late})
 
 
 def test_results_from_before_the_clock_render_a_dash_and_no_verdict():
-    text = report.render({**_results(), "embedded": EMBEDDED})
+    text = report.render({**RESULTS, "embedded": EMBEDDED})
     assert "within a third" not in text
     row = next(line for line in text.splitlines() if line.startswith("| 60 min"))
     assert row.split("|")[-2].strip() == "-"
 
-
-def _results() -> dict:
-    return {
-        "mode": "short",
-        "label": "",
-        "started": "2026-12-01T07:00:00+00:00",
-        "machine": {"cores": "2"},
-        "load_average_at_start": "1.00 1.00 1.00",
-        "durations": {"total_s": 60.0},
-    }
