@@ -1,11 +1,11 @@
-"""The embedded benchmark's first-rows clock: when a reader could first see rows of `lakehouse run`,
-against the run's wall time."""
+"""The embedded benchmark's first-rows clock (when a reader could first see rows of `lakehouse run`,
+against the run's wall time) and the timer of the steps before its job runs (bench/start.py)."""
 
 from __future__ import annotations
 
 import time
 
-from bench import phases, report
+from bench import phases, report, start
 from lakehouse import config
 from lakehouse.lake import storage, tables
 from tests.unit.test_bench_report import RESULTS
@@ -66,3 +66,15 @@ def test_results_from_before_the_clock_render_a_dash_and_no_verdict():
     row = next(line for line in text.splitlines() if line.startswith("| 60 min"))
     assert row.split("|")[-2].strip() == "-"
 
+
+def test_the_start_steps_are_timed_from_the_start_each_with_its_own_share():
+    printed: list[str] = []
+    steps = start.Steps(out=printed.append)
+    time.sleep(0.1)
+    steps.mark("one")
+    time.sleep(0.2)
+    steps.mark("two")
+    (first, at_first), (second, at_second) = steps.marks
+    assert (first, second) == ("one", "two")
+    assert 0.1 <= at_first < at_second and at_second >= 0.3
+    assert printed[1].endswith("two") and f"+{at_second - at_first:4.1f}" in printed[1]
