@@ -159,10 +159,9 @@ def apply_variant(variant: str) -> None:
 
 def jvm_cpu_seconds() -> float:
     """CPU seconds used so far by this process's children (the mini-cluster JVM, its Python workers)."""
-    from bench.memory import _cpu_ticks, _process_table, _tree
+    from bench.memory import _cpu_ticks, descendants
 
-    _procs, children = _process_table()
-    return sum(_cpu_ticks(pid) for pid in _tree(os.getpid(), children)) / os.sysconf("SC_CLK_TCK")
+    return sum(_cpu_ticks(pid) for pid in descendants(os.getpid())) / os.sysconf("SC_CLK_TCK")
 
 
 def child(variant: str = "") -> int:

@@ -1,5 +1,7 @@
 """The profile's plan variants take out exactly the piece of work they name, or fail loudly."""
 
+import time
+
 import pytest
 
 from bench import profile
@@ -43,3 +45,20 @@ def test_an_unknown_variant_is_refused(capsys):
     with pytest.raises(SystemExit):
         profile.main(["--variants", "no-such"])
     assert "unknown variant" in capsys.readouterr().err
+
+
+def test_the_job_cpu_clock_counts_the_processes_below_this_one():
+    """The ablation table's CPU figures are the children's (the mini-cluster JVM, its Python workers)."""
+    import subprocess
+    import sys
+
+    before = profile.jvm_cpu_seconds()
+    busy = subprocess.Popen(
+        [sys.executable, "-c", "import time\nend = time.time() + 0.6\nwhile time.time() < end: pass"]
+    )
+    try:
+        time.sleep(0.4)
+        during = profile.jvm_cpu_seconds()
+    finally:
+        busy.wait(timeout=10)
+    assert during - before >= 0.1
