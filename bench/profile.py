@@ -63,6 +63,20 @@ PLAN_VARIANTS: dict[str, tuple[str, str, str | Callable[[], str], str]] = {
         lambda: _contract().sql_checks(),
         "when not is_json then 'invalid JSON'",
     ),
+    "no-occurrence": (
+        "without the occurrence count (no exchange by event_id)",
+        "flink/int_order_events_occurrence",
+        "count(*) over w as occurrence,\n    first_value(v.record_id) over w as first_record_id\n"
+        "from stg_order_events as v\nwhere v.reason is null\nwindow w as",
+        "cast(1 as bigint) as occurrence,\n    v.record_id as first_record_id\n"
+        "from stg_order_events as v\nwhere v.reason is null\n-- window w as",
+    ),
+    "no-payload-in-joins": (
+        "without the payload in the temporal joins (null)",
+        "flink/stg_orders_placed",
+        "    payload,\n",
+        "    cast(null as string) as payload,\n",
+    ),
     "no-count-distinct": (
         "without COUNT DISTINCT (5m and 1h count rows)",
         "flink/fct_order_metrics_rollup",
