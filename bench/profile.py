@@ -9,7 +9,8 @@ blackhole connector, so nothing but the plan is measured:
 
 1. Ablations: the job's net runtime and CPU seconds (the JVM and its Python workers, while the job
    runs) for the whole plan, the plan without each output table, the plan without one piece of
-   work (PLAN_VARIANTS: the Python UDF, md5, COUNT DISTINCT) and the parse-only reference
+   work (PLAN_VARIANTS: the Python UDF, md5, the contract's checks, the occurrence count, the
+   payload in the temporal joins, COUNT DISTINCT) and the parse-only reference
    ("staging": the order-events source, decoding, JSON parsing, the contract and lateness into
    blackhole, nothing else). Each is a fresh JVM, as `lakehouse run` is. CPU seconds say what the
    work costs; the job's wall time also says who else had the cores.
