@@ -131,7 +131,7 @@ def test_every_event_and_window_lands_once_across_kills_and_a_savepoint_restore(
 
     failures: list[BaseException] = []
 
-    def produce(part) -> None:
+    def produce(part: generator.Dataset) -> None:
         try:
             produce_paced(settings, part, events_per_second=PRODUCE_RATE)
         except BaseException as error:  # noqa: BLE001
